@@ -1,0 +1,107 @@
+"""The single source of defaults.
+
+Every tunable number lives here, once. The CLI builds its options from these fields (their help text
+is the ``help`` metadata) and never repeats a default; library callers build a :class:`StyleConfig`
+directly and override with ``dataclasses.replace``.
+
+Loss weights follow Ruder et al. 2016 (artistic-videos), whose numbers assume the network's own
+pixel scale (0-255, mean-subtracted BGR): content 5, style 1e2, TV 1e-3, temporal 1e3. The losses in
+:mod:`vidstyle.losses` are normalised the same way (content and temporal are means, Grams are divided
+by C*H*W and compared by mean squared error), so those weights carry over unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYER = "relu4_2"
+
+
+def _opt(help: str, **extra: Any) -> dict:
+    return {"help": help, **extra}
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Everything that decides what a stylised frame looks like and how it is computed."""
+
+    # --- output geometry -------------------------------------------------------------------------
+    size: int = field(default=512, metadata=_opt("longest side of the working/output size in pixels (aspect kept)"))
+    style_scale: float = field(default=1.0, metadata=_opt("style image size relative to the output's longest side"))
+
+    # --- loss weights (Ruder et al. 2016 scale, see module docstring) ----------------------------
+    content_weight: float = field(default=5.0, metadata=_opt("weight of the relu4_2 content loss"))
+    style_weight: float = field(default=1e2, metadata=_opt("weight of the Gram style loss"))
+    tv_weight: float = field(default=1e-3, metadata=_opt("weight of the total-variation smoothness loss"))
+    temporal_weight: float = field(default=1e3, metadata=_opt("weight of the flow-warped temporal-consistency loss"))
+    content_layer: str = CONTENT_LAYER
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
+
+    # --- optimiser -------------------------------------------------------------------------------
+    iters: int = field(default=300, metadata=_opt("optimiser iterations per image (video: per frame after the first)"))
+    first_iters: int | None = field(default=None, metadata=_opt("iterations for a video's first frame and after a scene cut (default: --iters × 3)"))
+    optimizer: str = field(default="lbfgs", metadata=_opt("optimiser", choices=("lbfgs", "adam")))
+    lr: float = field(default=2e-2, metadata=_opt("Adam learning rate (image in [0,1] units)"))
+    lbfgs_history: int = 100
+    tolerance: float = field(default=1e-5, metadata=_opt("stop early when the loss improves by less than this fraction over 10 iterations; 0 disables"))
+    init: str = field(default="content", metadata=_opt("starting image of the first frame", choices=("content", "noise")))
+    seed: int | None = field(default=None, metadata=_opt("random seed (makes CPU runs repeatable)"))
+    device: str = field(default="auto", metadata=_opt("auto (CUDA when present), cpu, or cuda[:N]"))
+    dtype: str = field(default="float32", metadata=_opt("network precision on CUDA (bfloat16 autocasts VGG; losses stay fp32)", choices=("float32", "bfloat16")))
+
+    # --- colour ----------------------------------------------------------------------------------
+    preserve_colors: bool = field(default=False, metadata=_opt("keep the content's colours: transfer luminance only"))
+
+    # --- video / temporal ------------------------------------------------------------------------
+    temporal: bool = True
+    flow: str = field(default="dis", metadata=_opt("optical flow method", choices=("dis", "farneback", "raft")))
+    flow_weights: str | None = field(default=None, metadata=_opt("torchvision RAFT weights file (needed for --flow raft)"))
+    long_term: tuple[int, ...] = (1,)
+    scene_cut_reliable: float = field(default=0.4, metadata=_opt("a frame whose reliable fraction falls below this starts afresh (scene cut)"))
+
+    # --- encoding --------------------------------------------------------------------------------
+    codec: str = field(default="libx264", metadata=_opt("video codec for the output (any FFmpeg encoder)"))
+    crf: int = field(default=18, metadata=_opt("constant rate factor for x264/x265 (lower = better quality)"))
+    pix_fmt: str = field(default="yuv420p", metadata=_opt("output pixel format"))
+
+    @property
+    def start_iters(self) -> int:
+        """Iterations for a frame that starts from scratch (first frame, scene cut)."""
+        return self.first_iters if self.first_iters is not None else 3 * self.iters
+
+    def with_(self, **changes: Any) -> "StyleConfig":
+        """``dataclasses.replace`` that ignores None (an option the user did not give)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def validate(self) -> "StyleConfig":
+        """Raise ValueError naming the first setting that is out of range."""
+        if self.size <= 0:
+            raise ValueError(f"--size must be > 0, got {self.size}")
+        if self.style_scale <= 0:
+            raise ValueError(f"--style-scale must be > 0, got {self.style_scale}")
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight", "tolerance"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.iters < 0:
+            raise ValueError(f"--iters must be >= 0, got {self.iters}")
+        if self.first_iters is not None and self.first_iters < 0:
+            raise ValueError(f"--first-iters must be >= 0, got {self.first_iters}")
+        if self.lr <= 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if not 0 <= self.crf <= 63:
+            raise ValueError(f"--crf must be in 0..63, got {self.crf}")
+        if not 0 <= self.scene_cut_reliable <= 1:
+            raise ValueError(f"--scene-cut-reliable must be in [0, 1], got {self.scene_cut_reliable}")
+        if any(k < 1 for k in self.long_term):
+            raise ValueError(f"--long-term offsets must be >= 1, got {','.join(map(str, self.long_term))}")
+        if len(self.style_layer_weights) != len(self.style_layers):
+            raise ValueError("style_layer_weights must have one weight per style layer")
+        return self
+
+
+def option_fields() -> list:
+    """The config fields the CLI exposes (those with help text)."""
+    return [f for f in fields(StyleConfig) if "help" in f.metadata]

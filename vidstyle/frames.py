@@ -1,0 +1,64 @@
+"""The one record that travels from a source to a sink.
+
+Every source (video file, frame sequence, camera) yields :class:`Frame` objects and every sink takes
+them back, so the pipeline in between never knows where pixels came from. Sources convert whatever
+they read (8/16-bit, half/float EXR, rotated video) into the same form: float32 RGB in [0, 1],
+display-referred (sRGB-encoded). Anything a sink needs to write the frame back faithfully (its
+number, timestamp, alpha, original size) rides along untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    Attributes:
+        image: float32 (H, W, 3) RGB in [0, 1], sRGB-encoded.
+        index: position in the source, 0-based, counting only frames actually yielded.
+        number: the frame's own number (sequence frame number; equals ``index`` for video).
+        pts: presentation timestamp in ``time_base`` units (video), or None.
+        time_base: the stream's time base (video), or None.
+        alpha: float32 (H, W) in [0, 1] or None. Passed through to the sink unchanged.
+    """
+
+    image: np.ndarray
+    index: int
+    number: int
+    pts: int | None = None
+    time_base: Fraction | None = None
+    alpha: np.ndarray | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    def with_image(self, image: np.ndarray) -> "Frame":
+        """The same frame (number, timestamp, alpha) carrying new pixels."""
+        return replace(self, image=image)
+
+
+def to_float(image: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 / float (H, W, C) -> float32 in [0, 1] (floats are clipped, not rescaled)."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    if np.issubdtype(image.dtype, np.floating):
+        return np.clip(image, 0.0, 1.0).astype(np.float32, copy=False)
+    raise ValueError(f"expected a uint8, uint16 or float image, got dtype {image.dtype}")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float (H, W, C) in [0, 1] -> uint8, rounded to nearest."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -1,0 +1,106 @@
+"""Losses of Gatys et al. 2015 and Ruder et al. 2016, as pure functions of tensors.
+
+Normalisation follows jcjohnson/neural-style and Ruder's artistic-videos (so that their published
+weights carry over): the Gram matrix is divided by C*H*W, style and content losses are mean squared
+errors, the temporal loss is a reliability-weighted mean over pixels and channels. Nothing here
+knows about devices, files or the optimiser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of feature maps, normalised by C*H*W.
+
+    Args:
+        features: (N, C, H, W).
+    Returns:
+        (N, C, C), ``G[n, i, j] = sum_p F[n, i, p] * F[n, j, p] / (C * H * W)``. Computed in at
+        least float32 even when the features are bfloat16 (sums of H*W products lose precision).
+    """
+    if features.ndim != 4:
+        raise ValueError(f"gram expects (N, C, H, W) features, got shape {tuple(features.shape)}")
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    if flat.dtype in (torch.float16, torch.bfloat16):
+        flat = flat.float()
+    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def blend_grams(grams: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """Weighted average of Gram matrices of several style images (same layer).
+
+    Args:
+        grams: k tensors (1, C, C).
+        weights: k non-negative weights, not all zero; normalised to sum 1.
+    Returns:
+        (1, C, C).
+    """
+    if len(grams) != len(weights) or not grams:
+        raise ValueError(f"expected one weight per style image, got {len(grams)} Grams and {len(weights)} weights")
+    total = float(sum(weights))
+    if total <= 0 or any(w < 0 for w in weights):
+        raise ValueError(f"style weights must be >= 0 and not all zero, got {list(weights)}")
+    return sum(g * (w / total) for g, w in zip(grams, weights))
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between feature maps. features, target: (N, C, H, W) -> scalar."""
+    return torch.mean((features.float() - target.float()) ** 2)
+
+
+def style_loss(
+    features: Mapping[str, torch.Tensor],
+    target_grams: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float],
+) -> torch.Tensor:
+    """Sum over layers of ``weight * MSE(gram(F_l), G_l)``.
+
+    Args:
+        features: layer -> (N, C, H, W) activations of the image being optimised.
+        target_grams: layer -> (1 or N, C, C) target Grams (already blended across style images).
+        layer_weights: layer -> weight; only these layers contribute.
+    Returns:
+        scalar.
+    """
+    total = features[next(iter(layer_weights))].new_zeros((), dtype=torch.float32)
+    for layer, weight in layer_weights.items():
+        total = total + weight * torch.mean((gram(features[layer]) - target_grams[layer]) ** 2)
+    return total
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference between horizontal and vertical neighbours.
+
+    image: (N, C, H, W) -> scalar. Sum of the two directions' means.
+    """
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return torch.mean(dx**2) + torch.mean(dy**2)
+
+
+def temporal_loss(image: torch.Tensor, warped_previous: torch.Tensor, reliability: torch.Tensor) -> torch.Tensor:
+    """Ruder et al. short-term consistency: ``(1/D) * sum c * (x - w)^2`` with D = N*C*H*W.
+
+    Args:
+        image: (N, C, H, W) the frame being optimised.
+        warped_previous: (N, C, H, W) the previous stylised frame warped onto this one.
+        reliability: (N, 1, H, W), (H, W) or (N, H, W) weights in [0, 1]; broadcast over channels.
+    Returns:
+        scalar.
+    """
+    if image.shape != warped_previous.shape:
+        raise ValueError(f"image {tuple(image.shape)} and warped previous {tuple(warped_previous.shape)} differ in shape")
+    if reliability.ndim == 2:
+        reliability = reliability[None, None]
+    elif reliability.ndim == 3:
+        reliability = reliability[:, None]
+    return torch.mean(reliability * (image - warped_previous) ** 2)
+
+
+# The public names the rest of the code uses.
+temporal = temporal_loss
