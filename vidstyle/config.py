@@ -44,7 +44,7 @@ class StyleConfig:
     iters: int = field(default=300, metadata=_opt("optimiser iterations per image (video: per frame after the first)"))
     first_iters: int | None = field(default=None, metadata=_opt("iterations for a video's first frame and after a scene cut (default: --iters × 3)"))
     optimizer: str = field(default="lbfgs", metadata=_opt("optimiser", choices=("lbfgs", "adam")))
-    lr: float = field(default=2e-2, metadata=_opt("Adam learning rate (image in [0,1] units)"))
+    lr: float = field(default=5.0, metadata=_opt("Adam learning rate (pixels in 0-255 units)"))
     lbfgs_history: int = 100
     tolerance: float = field(default=1e-5, metadata=_opt("stop early when the loss improves by less than this fraction over 10 iterations; 0 disables"))
     init: str = field(default="content", metadata=_opt("starting image of the first frame", choices=("content", "noise")))

@@ -62,3 +62,23 @@ def to_float(image: np.ndarray) -> np.ndarray:
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """float (H, W, C) in [0, 1] -> uint8, rounded to nearest."""
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def fit_longest_side(width: int, height: int, longest: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is ``longest``, aspect ratio kept, each side >= 1."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"expected a positive image size, got {width}x{height}")
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (H, W[, C]) to ``size`` = (width, height): area averaging down, bicubic up."""
+    import cv2  # local: keeps this module importable for type use without OpenCV's start-up cost
+
+    width, height = size
+    if (image.shape[1], image.shape[0]) == (width, height):
+        return image
+    shrinking = width * height < image.shape[0] * image.shape[1]
+    out = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    return np.clip(out, 0.0, 1.0) if np.issubdtype(out.dtype, np.floating) else out

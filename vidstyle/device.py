@@ -1,0 +1,42 @@
+"""Choosing where the optimiser runs."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N`` -> a usable device.
+
+    Raises ValueError naming what was asked for and what exists.
+    """
+    spec = spec.strip().lower()
+    if spec == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {spec}: CUDA is not available on this machine (use --device cpu or auto)")
+        index = 0 if spec == "cuda" else spec.split(":", 1)[1]
+        if not str(index).isdigit():
+            raise ValueError(f"--device {spec}: expected cuda:N with N a GPU index")
+        count = torch.cuda.device_count()
+        if int(index) >= count:
+            raise ValueError(f"--device {spec}: there are {count} GPU(s), numbered 0..{count - 1}")
+        return torch.device(f"cuda:{index}")
+    raise ValueError(f"--device: expected auto, cpu, cuda or cuda:N, got {spec!r}")
+
+
+def configure_cpu_threads() -> None:
+    """Use every core the process may run on unless the user pinned a count (OMP_NUM_THREADS)."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    if torch.get_num_threads() != cores:
+        torch.set_num_threads(cores)

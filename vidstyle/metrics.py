@@ -1,0 +1,74 @@
+"""Measurements of a result: how much it looks like the style, the content, and how much it flickers.
+
+These are for reports and tests, not for the optimiser: they recompute features from images as they
+were written (after 8-bit quantisation and encoding), independent of the optimiser's internal state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from . import losses
+from .config import CONTENT_LAYER, STYLE_LAYERS
+from .features import VGG19Features
+from .frames import fit_longest_side, resize
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+
+
+@torch.no_grad()
+def style_distance(network: VGG19Features, image: np.ndarray, style: np.ndarray, layers: Sequence[str] = STYLE_LAYERS) -> float:
+    """Mean over ``layers`` of the mean squared difference of Gram matrices.
+
+    image, style: float32 (H, W, 3) RGB in [0, 1]. The style is resized so its longest side equals
+    the image's (style scale 1), so images of different sizes are compared fairly.
+    """
+    style = resize(style, fit_longest_side(style.shape[1], style.shape[0], max(image.shape[:2])))
+    a = network(_tensor(image), layers)
+    b = network(_tensor(style), layers)
+    return float(np.mean([torch.mean((losses.gram(a[k]) - losses.gram(b[k])) ** 2).item() for k in layers]))
+
+
+@torch.no_grad()
+def content_distance(network: VGG19Features, image: np.ndarray, content: np.ndarray, layer: str = CONTENT_LAYER) -> float:
+    """Mean squared difference of ``layer`` activations; ``content`` is resized to ``image``'s size."""
+    content = resize(content, (image.shape[1], image.shape[0]))
+    return float(losses.content_loss(network(_tensor(image), (layer,))[layer], network(_tensor(content), (layer,))[layer]))
+
+
+def warping_error(frames: Iterable[np.ndarray], sources: Iterable[np.ndarray], method: str = "dis") -> tuple[float, list[float]]:
+    """Temporal warping error E_warp (Lai et al. 2018) of a video, and its per-frame values.
+
+    For each t >= 1: ``sum c * |O_t - warp(O_{t-1}, F_t->t-1)|^2 / (3 * sum c)`` with O in [0, 1]; the
+    flow F and the reliability c are computed on the *source* frames, resized to the output size,
+    so the measure does not reward an output for blurring its own motion away.
+
+    frames, sources: iterables of float32 (H, W, 3) RGB in [0, 1], same length.
+    Returns (mean over t, [per-frame values]); (0.0, []) for fewer than two frames.
+    """
+    import flow
+
+    per_frame: list[float] = []
+    previous_output = previous_source = None
+    for output, source in zip(frames, sources, strict=True):
+        source = resize(source, (output.shape[1], output.shape[0]))
+        if previous_output is not None:
+            pair = flow.pair(previous_source, source, method=method)
+            per_frame.append(frame_warping_error(output, previous_output, pair.backward, pair.reliability))
+        previous_output, previous_source = output, source
+    return (float(np.mean(per_frame)) if per_frame else 0.0), per_frame
+
+
+def frame_warping_error(output: np.ndarray, previous_output: np.ndarray, backward_flow: np.ndarray, reliability: np.ndarray) -> float:
+    """One term of :func:`warping_error`: (H, W, 3) frames, (H, W, 2) flow t->t-1, (H, W) reliability."""
+    import flow
+
+    warped = flow.warp(previous_output.astype(np.float32), backward_flow)
+    squared = np.sum((output - warped) ** 2, axis=2)
+    weight = float(reliability.sum())
+    return float((reliability * squared).sum() / (3.0 * weight)) if weight > 0 else 0.0
