@@ -1,0 +1,104 @@
+"""Reliability of a flow: forward-backward consistency, motion boundaries, pixels leaving the frame.
+
+For frame t of a video, call ``reliability(F_t→t-1, F_t-1→t)``: the result is 1 where the pixel of frame t
+is visible in frame t-1 and not on a motion boundary, so the warped previous output may be trusted there.
+
+Criteria (Ruder et al. 2016, "Artistic style transfer for videos", after Sundaram et al. 2010), with
+w = F_ab and ŵ = F_ba sampled at p + w(p):
+
+- disoccluded if        |w + ŵ|² ≥ 0.01 (|w|² + |ŵ|²) + 0.5
+- motion boundary if    |∇u|² + |∇v|² > 0.01 |w|² + 0.002      (u, v = components of w)
+- leaving the frame if  p + w(p) lies outside [0, W-1] × [0, H-1]
+
+Ruder et al. state the check with the roles named the other way round (their w̃ is the forward flow
+warped to the second image); it is the same test. Gradients are central differences (one-sided at the
+image edge), so a flow step is flagged on the two pixels either side of it. The paper's constants are
+kept: with DIS flow they pass the tests in tests/test_flow_consistency.py (a square moving 8 px over a
+textured background, a synthetic camera move over a photo) with margin; see docs/bench_flow.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flow._checks import check_flow
+from flow.warp import warp_numpy
+
+__all__ = ["reliability"]
+
+
+def _gradient_sq(channel: np.ndarray) -> np.ndarray:
+    """|∇channel|² with central differences (np.gradient); an axis of length 1 has zero derivative."""
+    out = np.zeros_like(channel)
+    for axis in (0, 1):
+        if channel.shape[axis] > 1:
+            out += np.gradient(channel, axis=axis) ** 2
+    return out
+
+
+def _smooth_keep(ratio: np.ndarray) -> np.ndarray:
+    """Soft version of ``ratio < 1``: 1 for ratio <= 0.5, 0 for ratio >= 1.5, smoothstep between.
+
+    It equals 0.5 exactly at the hard threshold, so thresholding the soft map at 0.5 gives the hard one
+    (up to ties).
+    """
+    t = np.clip(1.5 - ratio, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def reliability(
+    F_ab: np.ndarray,
+    F_ba: np.ndarray,
+    soft: bool = False,
+    *,
+    occlusion_relative: float = 0.01,
+    occlusion_absolute: float = 0.5,
+    boundary_relative: float = 0.01,
+    boundary_absolute: float = 0.002,
+) -> np.ndarray:
+    """Reliability of each pixel of frame a under the flow pair (F_ab, F_ba).
+
+    Args:
+        F_ab: (H, W, 2) float32 flow a -> b (for video: the backward flow F_t→t-1).
+        F_ba: (H, W, 2) float32 flow b -> a (for video: the forward flow F_t-1→t).
+        soft: False gives a 0/1 mask. True gives a smooth map in [0, 1]: each criterion's ratio
+            (left side / right side of its inequality) is mapped through a smoothstep that is 1 at
+            ratio <= 0.5, 0.5 at the threshold and 0 at ratio >= 1.5; leaving the frame fades from 1 at
+            the border to 0 one pixel outside it. The three factors are multiplied.
+        occlusion_relative, occlusion_absolute: the 0.01 and 0.5 of the disocclusion test.
+        boundary_relative, boundary_absolute: the 0.01 and 0.002 of the motion-boundary test.
+
+    Returns:
+        c: float32 (H, W) in [0, 1]; 1 = reliable.
+    """
+    F_ab = check_flow("flow.reliability", "F_ab", F_ab)
+    F_ba = check_flow("flow.reliability", "F_ba", F_ba, shape_hw=F_ab.shape[:2])
+    H, W = F_ab.shape[:2]
+    w = F_ab
+    w_hat = warp_numpy(F_ba, F_ab)  # ŵ(p) = F_ba(p + w(p)); replicate border outside (flagged below)
+
+    w_sq = np.sum(w * w, axis=2)
+    round_trip = w + w_hat
+    occlusion_lhs = np.sum(round_trip * round_trip, axis=2)
+    occlusion_rhs = occlusion_relative * (w_sq + np.sum(w_hat * w_hat, axis=2)) + occlusion_absolute
+
+    boundary_lhs = _gradient_sq(w[..., 0]) + _gradient_sq(w[..., 1])
+    boundary_rhs = boundary_relative * w_sq + boundary_absolute
+
+    target_x = w[..., 0] + np.arange(W, dtype=np.float32)[None, :]
+    target_y = w[..., 1] + np.arange(H, dtype=np.float32)[:, None]
+
+    if not soft:
+        inside = (target_x >= 0) & (target_x <= W - 1) & (target_y >= 0) & (target_y <= H - 1)
+        keep = (occlusion_lhs < occlusion_rhs) & (boundary_lhs <= boundary_rhs) & inside
+        return keep.astype(np.float32)
+
+    outside_distance = np.maximum.reduce([
+        -target_x, target_x - (W - 1), -target_y, target_y - (H - 1), np.zeros_like(target_x)
+    ])
+    c = (
+        _smooth_keep(occlusion_lhs / occlusion_rhs)
+        * _smooth_keep(boundary_lhs / boundary_rhs)
+        * np.clip(1.0 - outside_distance, 0.0, 1.0)
+    )
+    return c.astype(np.float32)
