@@ -46,18 +46,20 @@ def warp(img: Any, F: Any) -> Any:
     return warp_numpy(img, F)
 
 
-@functools.lru_cache(maxsize=1)
-def _cv2_remap_is_exact() -> bool:
-    """True if cv2.remap interpolates float32 images at full float precision.
+@functools.lru_cache(maxsize=None)
+def _cv2_remap_is_exact(channels: int) -> bool:
+    """True if cv2.remap interpolates float32 images with this many channels at full float precision.
 
-    OpenCV 5 does; OpenCV 4.x quantises sample positions to 1/32 px (INTER_BITS = 5), which would
-    break the promise that numpy and torch warps agree. Probe once and fall back to numpy if needed.
+    Measured with OpenCV 5.0: exact for 1, 3 and 4 channels; 2 or 5+ channels (and float64 images)
+    go through a path that quantises sample positions to 1/32 px (INTER_BITS = 5), as OpenCV 4.x does
+    for all. That would break the promise that numpy and torch warps agree (and the flow warp inside
+    flow.reliability is 2-channel), so probe once per channel count and avoid the quantised path.
     """
-    img = np.array([[0.0, 1.0]], dtype=np.float32)
+    img = np.repeat(np.array([[0.0, 1.0]], dtype=np.float32)[..., None], channels, axis=2)
     map_x = np.array([[0.3, 0.7]], dtype=np.float32)
     map_y = np.zeros_like(map_x)
     out = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return bool(np.allclose(out, map_x, rtol=0, atol=1e-6))
+    return bool(np.allclose(out.reshape(1, 2, channels), map_x[..., None], rtol=0, atol=1e-6))
 
 
 def _bilinear_numpy(img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
@@ -84,9 +86,9 @@ def warp_numpy(img: np.ndarray, F: np.ndarray) -> np.ndarray:
         F: (H, W, 2) float32 flow in pixels, channel 0 = x, same H, W as ``img``.
 
     Returns:
-        Array of the same shape and dtype as ``img``. Bilinear, replicate border. uint8 results are
-        rounded to the nearest integer by OpenCV (error <= 0.5 grey level); warp float images when that
-        matters.
+        Array of the same shape and dtype as ``img``. Bilinear, replicate border. float32 and float64
+        results are exact to float rounding. uint8 goes through OpenCV's fixed-point path: results are
+        rounded to integers (error about 0.5 grey level); warp float images when that matters.
     """
     if not isinstance(img, np.ndarray):
         raise ValueError(f"flow.warp: expected img as a numpy array (H, W) or (H, W, C), got {describe(img)}")
@@ -101,11 +103,20 @@ def warp_numpy(img: np.ndarray, F: np.ndarray) -> np.ndarray:
     map_x = F[..., 0] + xs
     map_y = F[..., 1] + ys
 
-    if img.dtype == np.uint8 or _cv2_remap_is_exact():
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if img.dtype == np.uint8 or (img.dtype == np.float32 and _cv2_remap_is_exact(channels)):
         out = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape(img.shape)  # remap drops a trailing channel axis of size 1
+    if img.dtype == np.float32 and _cv2_remap_is_exact(1):
+        planes = [
+            cv2.remap(np.ascontiguousarray(img[..., k]), map_x, map_y, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+            for k in range(channels)
+        ]
+        return np.stack(planes, axis=2)
+    # float64 images, or an OpenCV without an exact float path: bilinear in numpy, same clamping.
     img3 = img.reshape(H, W, -1)
-    return _bilinear_numpy(img3, map_x, map_y).astype(img.dtype).reshape(img.shape)
+    return _bilinear_numpy(img3, map_x, map_y).astype(img.dtype, copy=False).reshape(img.shape)
 
 
 def warp_torch(img: "torch.Tensor", flow: "torch.Tensor") -> "torch.Tensor":
