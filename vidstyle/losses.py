@@ -13,6 +13,11 @@ from collections.abc import Mapping, Sequence
 import torch
 
 
+def _at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
+    # bf16/fp16 activations (GPU autocast) lose too much precision in sums over H*W; fp64 stays.
+    return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix of feature maps, normalised by C*H*W.
 
@@ -25,9 +30,7 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     if features.ndim != 4:
         raise ValueError(f"gram expects (N, C, H, W) features, got shape {tuple(features.shape)}")
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w)
-    if flat.dtype in (torch.float16, torch.bfloat16):
-        flat = flat.float()
+    flat = _at_least_fp32(features).reshape(n, c, h * w)
     return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 
@@ -50,7 +53,7 @@ def blend_grams(grams: Sequence[torch.Tensor], weights: Sequence[float]) -> torc
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error between feature maps. features, target: (N, C, H, W) -> scalar."""
-    return torch.mean((features.float() - target.float()) ** 2)
+    return torch.mean((_at_least_fp32(features) - _at_least_fp32(target)) ** 2)
 
 
 def style_loss(
@@ -67,10 +70,8 @@ def style_loss(
     Returns:
         scalar.
     """
-    total = features[next(iter(layer_weights))].new_zeros((), dtype=torch.float32)
-    for layer, weight in layer_weights.items():
-        total = total + weight * torch.mean((gram(features[layer]) - target_grams[layer]) ** 2)
-    return total
+    terms = [weight * torch.mean((gram(features[layer]) - target_grams[layer]) ** 2) for layer, weight in layer_weights.items()]
+    return torch.stack(terms).sum()
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

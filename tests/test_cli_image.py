@@ -1,0 +1,82 @@
+"""`vidstyle image`: a tiny end-to-end run, and one-line errors with exit code 2 for bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vidstyle.cli import main
+from vidstyle.io.image import read_image, write_image
+
+from conftest import sample_path
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "vidstyle.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture()
+def small_images(tmp_path, photo, painting):
+    from vidstyle.frames import resize
+
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    write_image(content, resize(photo, (48, 36)))
+    write_image(style, resize(painting, (40, 32)))
+    return content, style
+
+
+def test_image_end_to_end_writes_output_of_requested_size(tmp_path, small_images, capsys):
+    content, style = small_images
+    out = tmp_path / "out.png"
+    code = main(["image", str(content), "-s", str(style), "-o", str(out), "--size", "32", "--iters", "4", "--device", "cpu", "--seed", "0"])
+    assert code == 0
+    image, alpha, fmt = read_image(out)
+    assert image.shape == (24, 32, 3) and alpha is None and fmt.dtype == "uint8"
+    assert not np.allclose(image, read_image(content)[0][::1][:24, :32], atol=0.02)  # it changed the image
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda c, s, t: ["image", t / "missing.jpg", "-s", s, "-o", t / "o.png"], "missing.jpg"),
+        (lambda c, s, t: ["image", c, "-s", t / "missing_style.jpg", "-o", t / "o.png"], "missing_style.jpg"),
+        (lambda c, s, t: ["image", c, "-s", t / "text.jpg", "-o", t / "o.png"], "text.jpg"),
+        (lambda c, s, t: ["image", t / "empty.png", "-s", s, "-o", t / "o.png"], "empty.png"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", c], "is the input"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", t / "o.png", "--size", "0"], "--size"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", t / "o.png", "--iters", "-1"], "--iters"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", t / "o.png", "--device", "tpu"], "--device"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", t / "o.png", "--style-weights", "1", "2"], "--style-weights"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", t / "nodir" / "o.png"], "does not exist"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", t / "o.png", "--weights", t / "nope.pth"], "nope.pth"),
+        (lambda c, s, t: ["image", c, "-s", s, "-o", t / "o.png", "--no-such-flag"], "--no-such-flag"),
+    ],
+)
+def test_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, small_images, make_args, message):
+    content, style = small_images
+    (tmp_path / "text.jpg").write_text("this is not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    command, *rest = make_args(content, style, tmp_path)
+    # Cheap settings first, so that a case's own value (given later) wins if the input is accepted.
+    result = run_cli(command, "--iters", "1", "--size", "16", *rest, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_existing_output_is_refused_without_overwrite(tmp_path, small_images):
+    content, style = small_images
+    out = tmp_path / "o.png"
+    out.write_bytes(b"keep me")
+    result = run_cli("image", content, "-s", style, "-o", out, "--iters", "1", "--size", "16")
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    assert out.read_bytes() == b"keep me"
+
+
+def test_sample_paths_exist():
+    assert sample_path("tubingen.jpg").is_file()
