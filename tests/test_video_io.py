@@ -315,6 +315,27 @@ def test_frames_without_timestamps_are_spaced_by_fps(tmp_path):
     assert [f.pts * f.time_base for f in frames] == [Fraction(1001 * i, 30000) for i in range(5)]
 
 
+def test_constant_rate_containers_get_the_frame_grid_and_increasing_times(tmp_path):
+    # AVI stores one frame per tick and no presentation times: a 1/90000 time base would turn into
+    # thousands of empty frames, and H.264 B-frames come back with reordered pts unless the reader
+    # falls back on the steadily climbing dts.
+    source = moving(8)
+    out = tmp_path / "old.avi"
+    tb = Fraction(1, 90000)
+    with VideoWriter(out, 64, 48, Fraction(30000, 1001), time_base=tb) as w:
+        for i, img in enumerate(source):
+            w.write(Frame(image=img, index=i, number=i, pts=900 + 3003 * i, time_base=tb))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MediaWarning)
+        reader, frames = read_all(out)
+    assert reader.info.time_base == Fraction(1001, 30000) and reader.info.frame_count == 8
+    assert len(frames) == 8
+    times = [f.pts for f in frames]
+    assert all(b > a for a, b in zip(times, times[1:]))
+    order = [int(np.argmin([np.abs(f.image - s).mean() for s in source])) for f in frames]
+    assert order == list(range(8))
+
+
 @pytest.mark.parametrize("pix_fmt, expected", [("yuv420p", (64, 48)), ("yuv444p", (63, 47))])
 def test_odd_sizes(tmp_path, pix_fmt, expected):
     source = [img[:47, :63] for img in moving(3)]

@@ -47,6 +47,7 @@ _TECHNICAL_TAGS = {
     "_statistics_writing_date_utc", "_statistics_tags", "rotate",
 }
 
+_AVFMT_VARIABLE_FPS = 0x0400  # container flag: can store variable frame rate (MP4, MKV, MOV, TS; not AVI)
 _AV_COL_BT709 = 1  # AVCOL_SPC_BT709 == AVCOL_PRI_BT709 == AVCOL_TRC_BT709 == 1 in FFmpeg's enums
 
 
@@ -252,6 +253,33 @@ def _to_rgb_float(frame: av.VideoFrame) -> np.ndarray:
     return to_float(array)
 
 
+class _TimestampGuess:
+    """Pick each decoded frame's time from its pts or its dts, whichever has been more reliable.
+
+    Containers without presentation timestamps (AVI) hand the decoder dts-like values, so after
+    B-frame reordering ``frame.pts`` jumps back and forth while ``frame.dts`` climbs steadily. Count
+    how often each went backwards and trust the one that did so less (FFmpeg's best-effort timestamp
+    follows the same rule; PyAV does not expose it).
+    """
+
+    def __init__(self) -> None:
+        self.last_pts: int | None = None
+        self.last_dts: int | None = None
+        self.bad_pts = 0
+        self.bad_dts = 0
+
+    def guess(self, pts: int | None, dts: int | None) -> int | None:
+        if dts is not None:
+            self.bad_dts += self.last_dts is not None and dts <= self.last_dts
+            self.last_dts = dts
+        if pts is not None:
+            self.bad_pts += self.last_pts is not None and pts <= self.last_pts
+            self.last_pts = pts
+        if pts is not None and (self.bad_pts <= self.bad_dts or dts is None):
+            return pts
+        return dts
+
+
 class VideoReader:
     """Stream the frames of a video file.
 
@@ -319,12 +347,15 @@ class VideoReader:
         first_error: str | None = None
         demux_error: str | None = None
         prev_pts: int | None = None
+        clock = _TimestampGuess()
 
         def frames_of(decoded) -> Iterator[Frame]:
             nonlocal prev_pts
             for vf in decoded:
-                pts = vf.pts
-                if pts is None:
+                pts = clock.guess(vf.pts, vf.dts)
+                if pts is None or (prev_pts is not None and pts <= prev_pts):
+                    # No usable timestamp (or one going backwards in a broken file): one nominal
+                    # frame after the last, so sinks always see increasing times.
                     pts = 0 if prev_pts is None else prev_pts + step
                 prev_pts = pts
                 image = apply_rotation(_to_rgb_float(vf), _frame_rotation(vf, stream))
@@ -433,7 +464,8 @@ class VideoWriter:
 
     Timestamps: a frame's pts (rescaled from its own time base when it differs) is used as is, so the
     output has the input's frame count, rate, timestamps and duration; frames without pts follow the
-    last one by 1/fps. Timestamps must increase.
+    last one by 1/fps. Timestamps must increase. Containers that cannot store variable frame rate
+    (AVI) get the 1/fps time base, so timestamps snap to that grid there.
 
     The file appears only when :meth:`close` succeeds: frames go to ``.{name}.partial{ext}`` next to
     ``path``, renamed over ``path`` at the end. :meth:`abort`, an exception inside ``with``, or any
@@ -593,6 +625,10 @@ class VideoWriter:
 
     def _start(self, frame: Frame) -> None:
         tb = self._time_base or frame.time_base or 1 / self.fps
+        if not self._container.format.flags & _AVFMT_VARIABLE_FPS:
+            # AVI and friends store one frame per tick: a fine time base would become thousands of
+            # empty "dropped" frames. Timestamps get snapped to the 1/fps grid instead.
+            tb = 1 / self.fps
         self._time_base = Fraction(tb)
         self._stream.time_base = self._time_base
         codec_tb = self._time_base
