@@ -208,3 +208,29 @@ def test_pair_warm_start():
     small = flow.FlowPair(np.zeros((10, 10, 2), np.float32), np.zeros((10, 10, 2), np.float32), np.ones((10, 10), np.float32))
     with pytest.raises(ValueError, match=r"expected warm_start.backward of shape \(72, 96, 2\) to match, got \(10, 10, 2\)"):
         flow.pair(previous, current, warm_start=small)
+
+
+@pytest.mark.parametrize("shape", [(31, 45), (1, 9), (9, 1), (2, 2)])
+def test_matches_a_direct_transcription_of_the_criteria(shape):
+    """reliability is written for speed (planes, cv2 filters); compare with the formulas written plainly."""
+    rng = np.random.default_rng(11)
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    # a smooth swirl (gradients near the boundary threshold in places) plus noisy opposite flow
+    F_ab = np.dstack([1.5 * np.sin(xs / 8 + ys / 11), 1.5 * np.cos(xs / 13 - ys / 7)]).astype(np.float32)
+    F_ba = (-F_ab + rng.normal(0, 0.4, (h, w, 2))).astype(np.float32)
+    w_hat = flow.warp(F_ba, F_ab)
+    occluded = np.sum((F_ab + w_hat) ** 2, axis=2) >= 0.01 * (np.sum(F_ab**2, axis=2) + np.sum(w_hat**2, axis=2)) + 0.5
+    gradient_sq = np.zeros((h, w))
+    for k in range(2):
+        for axis in range(2):
+            if shape[axis] > 1:
+                gradient_sq += np.gradient(F_ab[..., k].astype(np.float64), axis=axis) ** 2
+    boundary = gradient_sq > 0.01 * np.sum(F_ab**2, axis=2) + 0.002
+    tx, ty = xs + F_ab[..., 0], ys + F_ab[..., 1]
+    outside = (tx < -0.5) | (tx > w - 0.5) | (ty < -0.5) | (ty > h - 0.5)
+    expected = ~(occluded | boundary | outside)
+    c = flow.reliability(F_ab, F_ba)
+    assert 0.05 < expected.mean() < 0.95 or h * w < 10  # the case exercises both outcomes
+    # float32 vs float64 rounding can flip a pixel sitting exactly on a threshold; allow 0.5 %
+    assert np.mean(c != expected) <= 0.005
