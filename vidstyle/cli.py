@@ -175,6 +175,170 @@ def cmd_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from .device import configure_cpu_threads, resolve_device
+    from .frames import fit_longest_side
+    from .io.media import is_pattern, open_sink, open_source
+    from .optimize import Stylizer
+    from .temporal import VideoStylizer
+
+    config = _config_from(args, temporal=not args.no_temporal, long_term=_long_term(args.long_term))
+    if config.flow == "raft" and not config.flow_weights:
+        raise UsageError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
+    weights = _style_weights(args.style_weights, len(args.style))
+    device = resolve_device(config.device)
+    sequence_out = is_pattern(args.output)
+    if not sequence_out:
+        check_output(args.output, [args.input, *args.style], args.overwrite)
+    elif is_pattern(args.input) and _same_pattern(args.input, args.output):
+        raise UsageError(f"output pattern {args.output} is the input pattern; choose another name")
+    fps = _fraction(args.fps) if args.fps else None
+
+    source = open_source(args.input, args.frames)
+    if fps is not None and not source.is_sequence:
+        raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
+    styles = _read_style_images(args.style)
+    size = fit_longest_side(source.width, source.height, config.size)
+
+    resume = _prepare_resume(args, config, size) if sequence_out else None
+    sink = open_sink(args.output, source, size, fps=fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
+
+    configure_cpu_threads()
+    stylizer = Stylizer(config, styles, weights, device=device)
+    video = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed)
+    summary = _render(source, video, sink, resume, start_number=args.start_number)
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def _render(source, video, sink, resume, start_number: int = 0) -> str:
+    """Run every frame of ``source`` through ``video`` into ``sink``; returns the summary line.
+
+    Sequence sinks: frames already on disk before the first missing one are skipped and the temporal
+    state is restored from the resume state; every frame is final as soon as it is written.
+    Video sinks: an interrupt or failure removes the partial file (see VideoWriter).
+    """
+    from dataclasses import replace
+
+    import numpy as np
+
+    from .io import resume as resume_io
+
+    started = time.perf_counter()
+    reports, skipped, resuming = [], 0, resume is not None and not resume.overwrite
+    bar = _progress_bar(source.count, "frames", unit="frame")
+    try:
+        for frame in source.frames:
+            if not source.is_sequence:
+                frame = replace(frame, number=frame.number + start_number)
+            if resuming and sink.exists(frame.number):
+                skipped += 1
+                bar.update(1)
+                continue
+            if resuming:
+                resuming = False
+                if skipped:
+                    history = [e for e in resume_io.read_state(resume.state) if e.number < frame.number]
+                    video.restore(history)
+            output, report = video.process(frame, progress=lambda p: bar.set_postfix_str(f"it {p.iteration}/{p.total} loss {p.loss:.3g}", refresh=False))
+            if resume is not None:
+                resume_io.write_state(resume.state, video.history)
+            sink.write(output)
+            reports.append(report)
+            bar.update(1)
+            bar.set_postfix_str(f"loss {report.loss:.3g}, {report.seconds:.1f} s/frame" + (" (cut)" if report.scene_cut else ""))
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        bar.close()
+    errors = [r.warp_error for r in reports if r.warp_error is not None]
+    cuts = sum(r.scene_cut for r in reports)
+    elapsed = time.perf_counter() - started
+    parts = [f"{len(reports)} frame(s) stylised in {elapsed:.1f} s ({elapsed / max(len(reports), 1):.2f} s/frame)"]
+    if skipped:
+        parts.append(f"{skipped} already done")
+    if cuts:
+        parts.append(f"{cuts} scene cut(s)")
+    if errors:
+        parts.append(f"mean warping error {np.mean(errors):.5f}")
+    reader_skipped = getattr(source.reader, "skipped", 0)
+    if reader_skipped:
+        parts.append(f"{reader_skipped} unreadable input frame(s) skipped")
+    return "; ".join(parts)
+
+
+def _prepare_resume(args, config, size):
+    """Compare with the settings of earlier runs into the same output; decide what to skip."""
+    import platform
+    import types as _types
+
+    import torch
+
+    from . import __version__
+    from .io import resume as resume_io
+    from .io.sequence import SequenceWriter
+
+    settings_path, state_path = resume_io.sidecar_paths(args.output)
+    settings = {
+        "input": os.path.abspath(args.input),
+        "styles": [{"path": os.path.abspath(p), "sha256": resume_io.file_digest(p)} for p in args.style],
+        "style_weights": args.style_weights,
+        "size": list(size),
+        "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "codec", "crf", "pix_fmt")},
+        "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
+    }
+    settings = json_round_trip(settings)
+    old = resume_io.read_settings(settings_path)
+    writer = SequenceWriter(args.output)
+    writer.cleanup_temporaries()
+    if old is not None and not args.overwrite:
+        changed = resume_io.differences(old, settings)
+        if changed:
+            raise UsageError(f"{settings_path} records other settings ({'; '.join(changed[:3])}); use --overwrite to re-render with the new ones")
+    if args.overwrite:
+        state_path.unlink(missing_ok=True)
+    resume_io.write_settings(settings_path, settings)
+    return _types.SimpleNamespace(settings=settings_path, state=state_path, overwrite=args.overwrite)
+
+
+def json_round_trip(value):
+    import json
+
+    return json.loads(json.dumps(value))
+
+
+def _same_pattern(a: str, b: str) -> bool:
+    from .io.sequence import parse_pattern
+
+    return os.path.abspath(parse_pattern(a).frame(0)) == os.path.abspath(parse_pattern(b).frame(0))
+
+
+def _long_term(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        offsets = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise UsageError(f"--long-term: expected frame offsets like 1,2,4, got {text!r}") from None
+    if not offsets or 1 not in offsets:
+        raise UsageError(f"--long-term must include 1 (the previous frame), got {text!r}")
+    return offsets
+
+
+def _fraction(text: str):
+    from fractions import Fraction
+
+    try:
+        value = Fraction(text.replace(":", "/")) if "/" in text or ":" in text else Fraction(float(text)).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--fps: expected a rate like 24, 23.976 or 24000/1001, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"--fps must be > 0, got {text}")
+    return value
+
+
 def _seed(seed: int | None) -> None:
     if seed is not None:
         import torch
@@ -210,6 +374,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(image, "style")
     _add_common(image)
     image.set_defaults(func=cmd_image)
+
+    stylize = commands.add_parser(
+        "stylize", help="stylise a video file or a frame sequence (Ruder et al.)",
+        description="Stylise a video file or a frame sequence with flow-warped temporal consistency. "
+        "INPUT and OUTPUT are video files (audio and timing kept) or frame patterns such as "
+        "shot.####.exr, shot.%%04d.png, shot.@.png or shot.1001-1100#.exr.",
+    )
+    stylize.add_argument("input", metavar="INPUT", help="video file or frame-sequence pattern")
+    _add_style_arguments(stylize)
+    stylize.add_argument("-o", "--output", required=True, help="video file or frame-sequence pattern")
+    stylize.add_argument("--frames", metavar="RANGE", help="frames of a sequence to render, e.g. 1001-1100 or 1001-1100x2")
+    stylize.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video (e.g. 24 or 24000/1001)")
+    stylize.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
+    stylize.add_argument("--no-temporal", action="store_true", help="stylise every frame on its own from its content (the flicker baseline)")
+    stylize.add_argument("--long-term", metavar="OFFSETS", help="frames the temporal term looks back to, e.g. 1,2,4 (default: 1)")
+    _add_config_options(stylize, "style", "video", "encode")
+    _add_common(stylize)
+    stylize.set_defaults(func=cmd_stylize)
     return parser
 
 

@@ -143,7 +143,7 @@ class Stylizer:
         self,
         content: torch.Tensor,
         init: torch.Tensor | None = None,
-        temporal: TemporalTarget | None = None,
+        temporal: TemporalTarget | Sequence[TemporalTarget] | None = None,
         iters: int | None = None,
         callback: Callable[[Progress], None] | None = None,
         generator: torch.Generator | None = None,
@@ -153,7 +153,8 @@ class Stylizer:
         Args:
             content: (1, 3, H, W) RGB in [0, 1] on this stylizer's device.
             init: starting image (1, 3, H, W); default from ``config.init`` (content or noise).
-            temporal: the warped previous output and its reliability, or None for no temporal term.
+            temporal: the warped previous output(s) and their reliability masks (Ruder's short- and
+                long-term terms, each weighted by ``temporal_weight``), or None for no temporal term.
             iters: iterations (default ``config.iters``); 0 returns the (clamped) start image.
             callback: called with a :class:`Progress` after every iteration.
             generator: random generator for noise init (seeded by the caller for repeatability).
@@ -183,8 +184,9 @@ class Stylizer:
         content_weight, style_weight = cfg.content_weight, cfg.style_weight
         tv_weight, temporal_weight = cfg.tv_weight, cfg.temporal_weight
 
-        if temporal is not None and temporal_weight:
-            warped_pixels = temporal.warped_previous * PIXEL_SCALE
+        if isinstance(temporal, TemporalTarget):
+            temporal = [temporal]
+        temporal_terms = [(t.warped_previous * PIXEL_SCALE, t.reliability) for t in (temporal or []) if temporal_weight]
 
         def objective() -> torch.Tensor:
             feats = self.features(pixels / PIXEL_SCALE)
@@ -193,8 +195,8 @@ class Stylizer:
                 loss = loss + content_weight * losses.content_loss(feats[cfg.content_layer], content_target)
             if tv_weight:
                 loss = loss + tv_weight * losses.tv_loss(pixels)
-            if temporal is not None and temporal_weight:
-                loss = loss + temporal_weight * losses.temporal_loss(pixels, warped_pixels, temporal.reliability)
+            for warped_pixels, reliability in temporal_terms:
+                loss = loss + temporal_weight * losses.temporal_loss(pixels, warped_pixels, reliability)
             return loss
 
         if iters > 0:

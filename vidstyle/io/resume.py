@@ -1,0 +1,101 @@
+"""What a frame-sequence render leaves beside its output so that it can be resumed exactly.
+
+Two files next to the output frames (named after the output pattern's base name):
+
+- ``{base}vidstyle.json``: the settings, style files (with SHA-256) and versions the frames were
+  rendered with. A rerun with different settings refuses to mix frames unless ``--overwrite``.
+- ``.{base}vidstyle-state.npz``: the last few finished frames at the working size (input and
+  stylised output, float32), so the temporal term continues from exactly what an uninterrupted run
+  would have had, not from a re-read, quantised, resized output file.
+
+Both are written atomically (temporary name, then rename). The state is written *before* its frame,
+so a kill between the two leaves a state that is one frame ahead, never behind; the resume takes the
+entries older than the first missing frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..temporal import HistoryEntry
+from .sequence import parse_pattern
+
+
+def sidecar_paths(output_pattern: str | os.PathLike) -> tuple[Path, Path]:
+    seq = parse_pattern(output_pattern)
+    folder = Path(seq.dirname() or ".")
+    base = seq.basename()
+    return folder / f"{base}vidstyle.json", folder / f".{base}vidstyle-state.npz"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_settings(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read render settings {path}: {error}; delete it or use --overwrite") from None
+
+
+def write_settings(path: Path, settings: dict) -> None:
+    _atomic_write(path, lambda s: s.write(json.dumps(settings, indent=2, sort_keys=True).encode()))
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    """Human-readable list of settings that differ (``key: old -> new``), ignoring the 'versions' entry."""
+    keys = sorted((set(old) | set(new)) - {"versions"})
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def read_state(path: Path) -> list[HistoryEntry]:
+    if not path.is_file():
+        return []
+    try:
+        with np.load(path) as data:
+            numbers = data["numbers"].tolist()
+            return [HistoryEntry(int(n), data["sources"][i], data["outputs"][i]) for i, n in enumerate(numbers)]
+    except (OSError, ValueError, KeyError):
+        return []  # a damaged state only costs exactness: the resume falls back to the output files
+
+
+def write_state(path: Path, entries: list[HistoryEntry]) -> None:
+    if not entries:
+        return
+
+    def write(stream):
+        np.savez(
+            stream,
+            numbers=np.array([e.number for e in entries]),
+            sources=np.stack([e.source for e in entries]),
+            outputs=np.stack([e.output for e in entries]),
+        )
+
+    _atomic_write(path, write)
