@@ -29,10 +29,10 @@ DIS_PRESETS = {
 
 # Our settings on top of OpenCV's presets. OpenCV's "medium" stops at finest scale 1 (half resolution)
 # and upsamples, which costs sub-pixel accuracy: on a photo translated by (3.5, -2.25) px and on a
-# synthetic camera move (zoom + rotation + pan) the interior end-point error falls from about 0.13 px to
-# 0.04 px with finest_scale=0. Full-resolution patches cost time; a patch stride of 4 (instead of 3)
-# and 12 gradient-descent iterations (instead of 25) win most of it back at no measurable accuracy
-# loss. Net: about 2x the time of stock "medium" for about 3x lower error (docs/bench_flow.md).
+# synthetic camera move (zoom + rotation + pan) the interior end-point error falls from about 0.11 px to
+# 0.035 px with finest_scale=0. Full-resolution patches cost time; a patch stride of 4 (instead of 3)
+# and 12 gradient-descent iterations (instead of 25) win a third of it back at no measurable accuracy
+# loss. Net: 2 to 3x the time of stock "medium" for about 3x lower error (docs/bench_flow.md).
 # "fast" and "ultrafast" are left as OpenCV ships them: they are for previews, where speed rules.
 DIS_TUNED_DEFAULTS: dict[str, dict[str, Any]] = {
     "ultrafast": {},
@@ -95,9 +95,11 @@ def estimate(a: np.ndarray, b: np.ndarray, method: str = "dis", *, init_flow: np
                 value with our tuning on top (see ``DIS_TUNED_DEFAULTS``).
             farneback: ``pyr_scale``, ``levels``, ``winsize``, ``iterations``, ``poly_n``, ``poly_sigma``,
                 ``gaussian`` (see cv2.calcOpticalFlowFarneback).
-            raft: ``weights`` = path to a torchvision RAFT state dict (required), ``model`` = "auto"
-                (default: raft_large or raft_small, told apart by the file's keys) | "large" | "small", ``num_flow_updates``
-                (default 12), ``device`` (default: CUDA if available, else CPU).
+            raft: ``weights`` = path to a torchvision RAFT state dict (required); ``model`` = "auto"
+                (default: raft_large or raft_small, told apart by the file's keys) | "large" | "small";
+                ``num_flow_updates`` (default 12); ``device`` (default: CUDA if available, else CPU).
+                Frames are padded (replicated edge) to a multiple of 8 and at least 128 px per side,
+                which torchvision's RAFT requires, and the flow is cropped back.
 
     Returns:
         F_ab: float32 (H, W, 2) in pixels, channel 0 = x; ``flow.warp(b, F_ab) ≈ a``.

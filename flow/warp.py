@@ -182,6 +182,8 @@ def flow_from_torch(flow: "torch.Tensor") -> np.ndarray:
     if not isinstance(flow, torch.Tensor) or not (
         (flow.ndim == 4 and flow.shape[:2] == (1, 2)) or (flow.ndim == 3 and flow.shape[0] == 2)
     ):
-        raise ValueError(f"flow.flow_from_torch: expected a tensor of shape (1, 2, H, W) or (2, H, W), got {describe(flow)}")
+        raise ValueError(
+            f"flow.flow_from_torch: expected a tensor of shape (1, 2, H, W) or (2, H, W), got {describe(flow)}"
+        )
     flow = flow.reshape(2, *flow.shape[-2:])
     return np.ascontiguousarray(flow.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy())
