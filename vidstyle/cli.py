@@ -53,9 +53,9 @@ def _config_module():
     return config
 
 
-def _add_config_options(parser: argparse.ArgumentParser, *groups: str) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, *groups: str, defaults=None) -> None:
     config = _config_module()
-    defaults = config.StyleConfig()
+    defaults = defaults or config.StyleConfig()
     for field in config.option_fields(*groups):
         flag = "--" + field.name.replace("_", "-")
         kind = _field_type(field)
@@ -81,11 +81,11 @@ def _checked(kind: type, flag: str):
     return convert
 
 
-def _config_from(args: argparse.Namespace, **extra):
+def _config_from(args: argparse.Namespace, base=None, **extra):
     config = _config_module()
     values = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(config.StyleConfig)}
     values.update(extra)
-    return config.StyleConfig().with_(**values).validate()
+    return (base or config.StyleConfig()).with_(**values).validate()
 
 
 def _style_weights(text_values: list[str] | None, styles: int) -> list[float] | None:
@@ -182,7 +182,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from .optimize import Stylizer
     from .temporal import VideoStylizer
 
-    config = _config_from(args, temporal=not args.no_temporal, long_term=_long_term(args.long_term))
+    config = _config_from(args, _config_module().StyleConfig.video(), temporal=not args.no_temporal, long_term=_long_term(args.long_term))
     if config.flow == "raft" and not config.flow_weights:
         raise UsageError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
     weights = _style_weights(args.style_weights, len(args.style))
@@ -339,6 +339,119 @@ def _fraction(text: str):
     return value
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from .io.media import open_source
+    from .metrics import warping_errors
+
+    for path, flag in ((args.plot, "--plot"), (args.compare, "--compare")):
+        if path:
+            check_output(path, [args.stylised, args.source], args.overwrite)
+    stylised, source = open_source(args.stylised), open_source(args.source)
+    outputs = [f.image for f in stylised.frames]
+    sources = [f.image for f in source.frames]
+    if len(outputs) != len(sources):
+        raise UsageError(f"{args.stylised} has {len(outputs)} frames but {args.source} has {len(sources)}; expected the same count")
+    if len(outputs) < 2:
+        raise UsageError(f"{args.stylised}: need at least 2 frames to measure temporal consistency, got {len(outputs)}")
+    output_errors, source_errors = warping_errors(outputs, sources, method=args.flow)
+    report = {
+        "frames": len(outputs),
+        "width": outputs[0].shape[1],
+        "height": outputs[0].shape[0],
+        "warping_error": float(np.mean(output_errors)),
+        "source_warping_error": float(np.mean(source_errors)),
+        "per_frame": output_errors,
+        "source_per_frame": source_errors,
+    }
+    if args.plot:
+        _write_plot(args.plot, output_errors, source_errors, args.stylised)
+    if args.compare:
+        _write_comparison(args.compare, source, sources, outputs)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{args.stylised}: {report['frames']} frames at {report['width']}x{report['height']}")
+        print(f"warping error (stylised): {report['warping_error']:.6f}")
+        print(f"warping error (source):   {report['source_warping_error']:.6f}")
+    return 0
+
+
+def _write_plot(path: str, output_errors: list[float], source_errors: list[float], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    from .io.image import temporary_path
+
+    figure, axes = plt.subplots(figsize=(7, 3.2), dpi=100)
+    frames = range(1, len(output_errors) + 1)
+    axes.plot(frames, output_errors, label="stylised", color="tab:red")
+    axes.plot(frames, source_errors, label="source", color="tab:gray", linestyle="--")
+    axes.set_xlabel("frame")
+    axes.set_ylabel("warping error")
+    axes.set_title(os.path.basename(title))
+    axes.legend()
+    figure.tight_layout()
+    temporary = temporary_path(path)
+    try:
+        figure.savefig(temporary, format=Path(path).suffix.lstrip(".") or "png")
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _write_comparison(path: str, source, sources, outputs) -> None:
+    import numpy as np
+
+    from .frames import Frame, resize
+    from .io.video import VideoWriter
+
+    height, width = outputs[0].shape[:2]
+    audio = source.path if not source.is_sequence and source.reader.info.has_audio else None
+    with VideoWriter(path, 2 * width, height, source.fps or 24, audio_from=audio) as writer:
+        for index, (left, right) in enumerate(zip(sources, outputs)):
+            writer.write(Frame(np.concatenate([resize(left, (width, height)), right], axis=1), index, index))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Stylise the bundled clip with a bundled painting and evaluate it."""
+    from .config import StyleConfig
+
+    samples = _samples_folder()
+    clip, style = samples / "clip.mp4", samples / f"{args.style}.jpg"
+    if not style.is_file():
+        names = sorted(p.stem for p in samples.glob("*.jpg") if p.stem != "tubingen")
+        raise UsageError(f"no bundled style {args.style!r}; choose one of {', '.join(names)}")
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    video = out_dir / f"clip_{args.style}.mp4"
+    plot = out_dir / f"clip_{args.style}_warping_error.png"
+    preset = StyleConfig.video()
+    print(f"vidstyle demo: stylising {clip} with {style.name} at {args.size} px -> {video}", file=sys.stderr)
+    code = main([
+        "stylize", str(clip), "-s", str(style), "-o", str(video), "--size", str(args.size),
+        "--iters", str(preset.iters), "--first-iters", str(preset.start_iters),
+        "--device", args.device, "--seed", "0", "--overwrite",
+    ])
+    if code:
+        return code
+    return main(["eval", str(video), "--source", str(clip), "--plot", str(plot), "--overwrite"])
+
+
+def _samples_folder() -> Path:
+    """The bundled samples: beside the package in a checkout, else ./samples."""
+    for folder in (Path(__file__).resolve().parents[1] / "samples", Path.cwd() / "samples"):
+        if (folder / "clip.mp4").is_file():
+            return folder
+    raise UsageError("cannot find the bundled samples/ folder (run from the vidstyle checkout)")
+
+
 def _seed(seed: int | None) -> None:
     if seed is not None:
         import torch
@@ -379,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stylize", help="stylise a video file or a frame sequence (Ruder et al.)",
         description="Stylise a video file or a frame sequence with flow-warped temporal consistency. "
         "INPUT and OUTPUT are video files (audio and timing kept) or frame patterns such as "
-        "shot.####.exr, shot.%%04d.png, shot.@.png or shot.1001-1100#.exr.",
+        "shot.####.exr, shot.%04d.png, shot.@.png or shot.1001-1100#.exr.",
     )
     stylize.add_argument("input", metavar="INPUT", help="video file or frame-sequence pattern")
     _add_style_arguments(stylize)
@@ -389,9 +502,30 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
     stylize.add_argument("--no-temporal", action="store_true", help="stylise every frame on its own from its content (the flicker baseline)")
     stylize.add_argument("--long-term", metavar="OFFSETS", help="frames the temporal term looks back to, e.g. 1,2,4 (default: 1)")
-    _add_config_options(stylize, "style", "video", "encode")
+    _add_config_options(stylize, "style", "video", "encode", defaults=_config_module().StyleConfig.video())
     _add_common(stylize)
     stylize.set_defaults(func=cmd_stylize)
+
+    evaluate = commands.add_parser("eval", help="temporal-consistency report of a stylised video",
+                                   description="Warping error (Lai et al. 2018) of a stylised video and of its source, "
+                                   "with flow and reliability computed on the source.")
+    evaluate.add_argument("stylised", metavar="STYLISED", help="stylised video or frame pattern")
+    evaluate.add_argument("--source", required=True, help="the video or frame pattern it was made from")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--plot", metavar="PNG", help="write the per-frame warping error curve")
+    evaluate.add_argument("--compare", metavar="VIDEO", help="write a side-by-side video (source | stylised)")
+    evaluate.add_argument("--flow", default=_config_module().StyleConfig().flow, choices=("dis", "farneback"), help="flow method for the measurement")
+    _add_common(evaluate)
+    evaluate.set_defaults(func=cmd_eval)
+
+    demo = commands.add_parser("demo", help="stylise the bundled sample clip end to end",
+                               description="Stylise samples/clip.mp4 with a bundled painting, then evaluate it.")
+    demo.add_argument("--style", default="starry_night", help="bundled style name (default: starry_night)")
+    demo.add_argument("--size", type=int, default=128, help="longest side in pixels (default: 128, a few minutes on 2 CPU cores)")
+    demo.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    demo.add_argument("-o", "--output-dir", default="vidstyle_demo", help="where to write the results (default: vidstyle_demo)")
+    _add_common(demo)
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

@@ -19,6 +19,11 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 
 
+# Video frames after the first start from the warped previous output; see StyleConfig.video().
+VIDEO_ITERS = 40
+VIDEO_FIRST_ITERS = 150
+
+
 def _opt(help: str, group: str = "style", **extra: Any) -> dict:
     """Field metadata for the CLI: help text, the commands' option group, argparse extras."""
     return {"help": help, "group": group, **extra}
@@ -74,6 +79,12 @@ class StyleConfig:
     def start_iters(self) -> int:
         """Iterations for a frame that starts from scratch (first frame, scene cut)."""
         return self.first_iters if self.first_iters is not None else 3 * self.iters
+
+    @classmethod
+    def video(cls) -> "StyleConfig":
+        """Defaults for video: each frame after the first starts from the warped previous output,
+        so it needs far fewer iterations than a still (measured in docs/BENCHMARKS.md)."""
+        return cls(iters=VIDEO_ITERS, first_iters=VIDEO_FIRST_ITERS)
 
     def with_(self, **changes: Any) -> "StyleConfig":
         """``dataclasses.replace`` that ignores None (an option the user did not give)."""

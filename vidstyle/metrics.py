@@ -41,27 +41,30 @@ def content_distance(network: VGG19Features, image: np.ndarray, content: np.ndar
     return float(losses.content_loss(network(_tensor(image), (layer,))[layer], network(_tensor(content), (layer,))[layer]))
 
 
-def warping_error(frames: Iterable[np.ndarray], sources: Iterable[np.ndarray], method: str = "dis") -> tuple[float, list[float]]:
-    """Temporal warping error E_warp (Lai et al. 2018) of a video, and its per-frame values.
+def warping_errors(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray], method: str = "dis") -> tuple[list[float], list[float]]:
+    """Per-frame temporal warping error E_warp (Lai et al. 2018) of a video and of its source.
 
     For each t >= 1: ``sum c * |O_t - warp(O_{t-1}, F_t->t-1)|^2 / (3 * sum c)`` with O in [0, 1]; the
     flow F and the reliability c are computed on the *source* frames, resized to the output size,
-    so the measure does not reward an output for blurring its own motion away.
+    so the measure does not reward an output for blurring its own motion away. The same flow gives
+    the source's own error, the floor a perfectly consistent output would reach.
 
-    frames, sources: iterables of float32 (H, W, 3) RGB in [0, 1], same length.
-    Returns (mean over t, [per-frame values]); (0.0, []) for fewer than two frames.
+    outputs, sources: iterables of float32 (H, W, 3) RGB in [0, 1], same length (sources any size).
+    Returns (output errors, source errors), one value per frame from the second on.
     """
     import flow
 
-    per_frame: list[float] = []
+    output_errors: list[float] = []
+    source_errors: list[float] = []
     previous_output = previous_source = None
-    for output, source in zip(frames, sources, strict=True):
+    for output, source in zip(outputs, sources, strict=True):
         source = resize(source, (output.shape[1], output.shape[0]))
         if previous_output is not None:
             pair = flow.pair(previous_source, source, method=method)
-            per_frame.append(frame_warping_error(output, previous_output, pair.backward, pair.reliability))
+            output_errors.append(frame_warping_error(output, previous_output, pair.backward, pair.reliability))
+            source_errors.append(frame_warping_error(source, previous_source, pair.backward, pair.reliability))
         previous_output, previous_source = output, source
-    return (float(np.mean(per_frame)) if per_frame else 0.0), per_frame
+    return output_errors, source_errors
 
 
 def frame_warping_error(output: np.ndarray, previous_output: np.ndarray, backward_flow: np.ndarray, reliability: np.ndarray) -> float:
