@@ -126,6 +126,19 @@ def check_output(output: str | os.PathLike, inputs: list[str | os.PathLike], ove
     return out
 
 
+def check_memory(size: tuple[int, int], config, device) -> None:
+    """Refuse a working size whose optimisation cannot fit, before any work starts."""
+    from .device import available_memory
+    from .optimize import memory_needed
+
+    needed, free = memory_needed(size[0], size[1], config), available_memory(device)
+    if free is not None and needed > free:
+        raise UsageError(
+            f"a {size[0]}x{size[1]} frame needs about {needed / 2**30:.1f} GiB on {device} but {free / 2**30:.1f} GiB "
+            f"is free; use a smaller --size"
+        )
+
+
 def _read_style_images(paths: list[str]):
     from .io.image import read_image
 
@@ -160,6 +173,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     _seed(config.seed)
     stylizer = Stylizer(config, styles, weights, device=device)
     size = fit_longest_side(content.shape[1], content.shape[0], config.size)
+    check_memory(size, config, device)
     content_tensor = image_to_tensor(resize(content, size), device)
 
     started = time.perf_counter()
@@ -199,6 +213,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
     styles = _read_style_images(args.style)
     size = fit_longest_side(source.width, source.height, config.size)
+    check_memory(size, config, device)
 
     resume = _prepare_resume(args, config, size) if sequence_out else None
     sink = open_sink(args.output, source, size, fps=fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
@@ -216,6 +231,8 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
 
     Sequence sinks: frames already on disk before the first missing one are skipped and the temporal
     state is restored from the resume state; every frame is final as soon as it is written.
+    The state is written before its frame and holds one entry more than the history, so a kill
+    between the two still leaves the frames before the missing one.
     Video sinks: an interrupt or failure removes the partial file (see VideoWriter).
     """
     from dataclasses import replace
@@ -226,6 +243,7 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
 
     started = time.perf_counter()
     reports, skipped, resuming = [], 0, resume is not None and not resume.overwrite
+    done, saved = None, []  # the last frame found finished on disk; what the state file holds
     bar = _progress_bar(source.count, "frames", unit="frame")
     try:
         for frame in source.frames:
@@ -233,16 +251,19 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
                 frame = replace(frame, number=frame.number + start_number)
             if resuming and sink.exists(frame.number):
                 skipped += 1
+                done = frame
                 bar.update(1)
                 continue
             if resuming:
                 resuming = False
-                if skipped:
-                    history = [e for e in resume_io.read_state(resume.state) if e.number < frame.number]
-                    video.restore(history)
+                if done is not None:
+                    saved = _resume_history(resume, video, sink, done)
+                    video.restore(saved)
             output, report = video.process(frame, progress=lambda p: bar.set_postfix_str(f"it {p.iteration}/{p.total} loss {p.loss:.3g}", refresh=False))
             if resume is not None:
-                resume_io.write_state(resume.state, video.history)
+                latest = {e.number for e in video.history}
+                saved = ([e for e in saved if e.number not in latest] + video.history)[-(video.depth + 1):]
+                resume_io.write_state(resume.state, saved)
             sink.write(output)
             reports.append(report)
             bar.update(1)
@@ -269,6 +290,26 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
     return "; ".join(parts)
 
 
+def _resume_history(resume, video, sink, done):
+    """The history to continue after ``done``, the last frame found finished on disk: the saved
+    state when it reaches that frame, else that frame's output file re-read at the working size
+    (close, not exact: the file was resized to the plate and quantised)."""
+    from .frames import resize
+    from .io import resume as resume_io
+    from .io.image import read_image
+    from .temporal import HistoryEntry
+
+    if not video.depth:
+        return []
+    shape = (video.size[1], video.size[0], 3)
+    entries = [e for e in resume_io.read_state(resume.state)
+               if e.number <= done.number and e.source.shape == e.output.shape == shape]
+    if entries and entries[-1].number == done.number:
+        return entries
+    output = resize(read_image(sink.writer.path_for(done.number))[0], video.size)
+    return [HistoryEntry(done.number, resize(done.image, video.size), output)]
+
+
 def _prepare_resume(args, config, size):
     """Compare with the settings of earlier runs into the same output; decide what to skip."""
     import platform
@@ -284,7 +325,7 @@ def _prepare_resume(args, config, size):
     settings = {
         "input": os.path.abspath(args.input),
         "styles": [{"path": os.path.abspath(p), "sha256": resume_io.file_digest(p)} for p in args.style],
-        "style_weights": args.style_weights,
+        "style_weights": _blend_weights(args.style_weights, len(args.style)),
         "size": list(size),
         "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "codec", "crf", "pix_fmt")},
         "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
@@ -293,6 +334,7 @@ def _prepare_resume(args, config, size):
     old = resume_io.read_settings(settings_path)
     writer = SequenceWriter(args.output)
     writer.cleanup_temporaries()
+    resume_io.cleanup_temporaries(args.output)
     if old is not None and not args.overwrite:
         changed = resume_io.differences(old, settings)
         if changed:
@@ -301,6 +343,12 @@ def _prepare_resume(args, config, size):
         state_path.unlink(missing_ok=True)
     resume_io.write_settings(settings_path, settings)
     return _types.SimpleNamespace(settings=settings_path, state=state_path, overwrite=args.overwrite)
+
+
+def _blend_weights(text_values, styles: int) -> list[float]:
+    """The style weights as the blend uses them (summing to 1), so 0.7 0.3, 0.7,0.3 and 7 3 record alike."""
+    weights = _style_weights(text_values, styles) or [1.0] * styles
+    return [w / sum(weights) for w in weights]
 
 
 def json_round_trip(value):
@@ -568,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     debug = getattr(args, "debug", False)
+    _terminate_as_interrupt()
+    _one_line_warnings()
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -581,6 +631,39 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
 
+def _release_gpu_memory() -> None:
+    """Leave the device usable for the next job after an out-of-memory error."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - best effort while already reporting an error
+        pass
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a render farm or ``kill``) unwinds like Ctrl-C: the sinks close or clean up."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _one_line_warnings() -> None:
+    """Warnings (e.g. frames skipped in a damaged video) as one line each, without source lines."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"vidstyle: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+
+
 def _classify(error: Exception) -> tuple[int, str]:
     """Exit code and one-line message for an exception."""
     from .features import WeightsError
@@ -589,7 +672,9 @@ def _classify(error: Exception) -> tuple[int, str]:
     if isinstance(error, (UsageError, ValueError, WeightsError, FileNotFoundError)):
         return EXIT_USAGE, message
     if isinstance(error, MemoryError) or "out of memory" in message.lower():
-        return EXIT_FAILURE, f"out of memory: {message} (try a smaller --size)"
+        _release_gpu_memory()
+        first = message.split(". ")[0]
+        return EXIT_FAILURE, f"out of memory: {first} (try a smaller --size, or --dtype bfloat16 on a GPU)"
     if isinstance(error, OSError):
         return EXIT_FAILURE, f"{error.strerror or message}: {error.filename}" if error.filename else message
     return EXIT_FAILURE, f"{type(error).__name__}: {message}"

@@ -40,3 +40,18 @@ def configure_cpu_threads() -> None:
         cores = os.cpu_count() or 1
     if torch.get_num_threads() != cores:
         torch.set_num_threads(cores)
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a new allocation on ``device`` (None when unknown)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

@@ -176,3 +176,23 @@ class VGG19Features(nn.Module):
             if name in wanted:
                 out[name] = x
         return out
+
+
+def activation_bytes(width: int, height: int, deepest: str = "relu5_1", bytes_per_value: int = 4) -> int:
+    """Memory the activations of one forward pass to ``deepest`` keep for the backward pass.
+
+    Each conv output is kept once (its ReLU is in place) and each pool output once; the backward
+    pass adds about two of the largest maps at a time. Used to refuse sizes that cannot fit before
+    any work starts.
+    """
+    values, largest, h, w = 0, 0, height, width
+    channels = dict((f"conv{b}_{c}", shape[0]) for (name, shape) in conv_shapes().items() for b, c in [name[4:].split("_")])
+    for name in LAYER_ORDER[: LAYER_ORDER.index(deepest) + 1]:
+        if name.startswith("conv"):
+            size = channels[name] * h * w
+            values += size
+            largest = max(largest, size)
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+            values += channels[f"conv{name[4:]}_1"] * h * w
+    return (values + 2 * largest) * bytes_per_value

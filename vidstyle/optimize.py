@@ -54,6 +54,16 @@ class TemporalTarget:
     reliability: torch.Tensor
 
 
+def memory_needed(width: int, height: int, config: StyleConfig) -> int:
+    """Bytes one frame's optimisation needs at this size: network activations for the backward pass,
+    and L-BFGS's curvature history (two image-sized vectors per remembered step)."""
+    from .features import activation_bytes
+
+    image = 3 * width * height * 4
+    history = 2 * config.lbfgs_history * image if config.optimizer == "lbfgs" else 3 * image
+    return activation_bytes(width, height) + history + 8 * image
+
+
 def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """float32 (H, W, 3) in [0, 1] -> (1, 3, H, W) on ``device``."""
     if image.ndim != 3 or image.shape[2] != 3:
