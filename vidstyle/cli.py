@@ -588,6 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output-dir", default="vidstyle_demo", help="where to write the results (default: vidstyle_demo)")
     _add_common(demo)
     demo.set_defaults(func=cmd_demo)
+
+    from . import bench
+
+    bench.add_parser(commands)
     return parser
 
 
