@@ -620,6 +620,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     debug = getattr(args, "debug", False)
+    if not debug:
+        # OpenCV prints its own WARN lines for damaged files; our one-line errors say it better.
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     _terminate_as_interrupt()
     _one_line_warnings()
     try:
