@@ -8,13 +8,16 @@ Two files next to the output frames (named after the output pattern's base name)
   stylised output, float32), so the temporal term continues from exactly what an uninterrupted run
   would have had, not from a re-read, quantised, resized output file.
 
-Both are written atomically (temporary name, then rename). The state is written *before* its frame,
-so a kill between the two leaves a state that is one frame ahead, never behind; the resume takes the
-entries older than the first missing frame.
+Both are written atomically (temporary name ``.{name}.XXXXXXXX.tmp``, then rename);
+:func:`cleanup_temporaries` removes such temporaries left by a killed run. The state is written
+*before* its frame and holds one frame more than the temporal history needs, so a kill between the
+two leaves a state that is one frame ahead, never behind; the resume takes the entries up to the
+last finished frame.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -42,10 +45,26 @@ def file_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def cleanup_temporaries(output_pattern: str | os.PathLike) -> list[Path]:
+    """Delete temporaries of the two sidecar files left by a killed run; returns what was removed."""
+    removed = []
+    for path in sidecar_paths(output_pattern):
+        if path.parent.is_dir():
+            for entry in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+                if entry.is_file():
+                    entry.unlink(missing_ok=True)
+                    removed.append(entry)
+    return sorted(removed)
+
+
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode any other new file gets (umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()
@@ -60,9 +79,12 @@ def read_settings(path: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        settings = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read render settings {path}: {error}; delete it or use --overwrite") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"cannot read render settings {path}: not a JSON object; delete it or use --overwrite")
+    return settings
 
 
 def write_settings(path: Path, settings: dict) -> None:
@@ -70,9 +92,21 @@ def write_settings(path: Path, settings: dict) -> None:
 
 
 def differences(old: dict, new: dict) -> list[str]:
-    """Human-readable list of settings that differ (``key: old -> new``), ignoring the 'versions' entry."""
-    keys = sorted((set(old) | set(new)) - {"versions"})
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    """Human-readable list of settings that differ, ignoring the 'versions' entry.
+
+    Nested entries are named by their path, so a changed option reads ``config.style_weight: 100.0
+    -> 20.0`` rather than the whole config twice.
+    """
+    return [f"{key}: {a!r} -> {b!r}" for key, a, b in _changes(old, new, "") if key != "versions" and not key.startswith("versions.")]
+
+
+def _changes(old: dict, new: dict, prefix: str):
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            yield from _changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            yield f"{prefix}{key}", a, b
 
 
 def read_state(path: Path) -> list[HistoryEntry]:
