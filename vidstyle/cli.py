@@ -241,6 +241,7 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
 
     from .io import resume as resume_io
 
+    _refuse_writing_over_input(source, sink)
     started = time.perf_counter()
     reports, skipped, resuming = [], 0, resume is not None and not resume.overwrite
     done, saved = None, []  # the last frame found finished on disk; what the state file holds
@@ -288,6 +289,17 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
     if reader_skipped:
         parts.append(f"{reader_skipped} unreadable input frame(s) skipped")
     return "; ".join(parts)
+
+
+def _refuse_writing_over_input(source, sink) -> None:
+    """Refuse, before rendering, an output sequence that names input frames: ``shot.@.png`` or
+    ``shot.%d.png`` out of ``shot.####.png`` are the same files from frame 1000 on."""
+    writer = getattr(sink, "writer", None)
+    if not source.is_sequence or not hasattr(writer, "path_for"):
+        return
+    for number in source.reader.numbers:
+        if os.path.realpath(writer.path_for(number)) == os.path.realpath(source.reader.path_for(number)):
+            raise UsageError(f"output frame {writer.path_for(number)} is the input frame {number}; choose another output pattern")
 
 
 def _resume_history(resume, video, sink, done):
