@@ -107,6 +107,24 @@ def bench_images(width: int, height: int, seed: int = 0):
             rng.random((256, 256, 3), dtype=np.float32), "random")
 
 
+def _device_name(device) -> str:
+    """The GPU's name, or the CPU's model name (Linux), for the record."""
+    import platform
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 # ---------------------------------------------------------------------------------------------------
 # memory
 
@@ -173,6 +191,7 @@ class BenchResult:
     """What one benchmark run measured. Times in ms, memory in MiB (2**20 bytes)."""
 
     device: str
+    device_name: str
     width: int
     height: int
     dtype: str
@@ -361,7 +380,7 @@ def run_bench(
     flop = vgg_flops(width, height, layers).total
     iterations = sum(count for count, *_ in timer.timed)
     return BenchResult(
-        device=str(target), width=width, height=height, dtype=effective_dtype,
+        device=str(target), device_name=_device_name(target), width=width, height=height, dtype=effective_dtype,
         threads=torch.get_num_threads(), optimizer=config.optimizer,
         ms_per_iter=ms, ms_per_iter_min=min(per_iter), iters_per_s=1e3 / ms, tflops=flop / (ms * 1e-3) / 1e12,
         bare_ms=bare_ms, bare_ms_min=min(bare), bare_tflops=flop / (bare_ms * 1e-3) / 1e12,
@@ -413,9 +432,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
 def format_report(result: BenchResult) -> str:
     """The human-readable summary."""
     r = result
-    threads = f", {r.threads} threads" if r.device == "cpu" else ""
+    threads = f", {r.threads} thread{'' if r.threads == 1 else 's'}" if r.device == "cpu" else ""
     lines = [
-        f"vidstyle bench: {r.width}x{r.height} on {r.device} ({r.dtype}{threads}), {r.optimizer}, "
+        f"vidstyle bench: {r.width}x{r.height} on {r.device} [{r.device_name}] ({r.dtype}{threads}), {r.optimizer}, "
         f"{r.gflop_per_iter:.2f} GFLOP of conv work per iteration, {r.images} images",
         f"  optimiser  {r.ms_per_iter:9.1f} ms/iter (min {r.ms_per_iter_min:.1f})  {r.iters_per_s:7.2f} iter/s  "
         f"{r.tflops:8.4f} TFLOP/s  ({r.iters_timed} iterations timed, {r.evals_per_iter:.2f} evaluations/iter)",
