@@ -107,3 +107,11 @@ def test_window_timer_measures_from_report_to_report():
     # Clock ticks: report 5 -> 0, 15 -> 1 (start), 25 -> 2 (end), restart -> 3, 35 -> 4 (end).
     assert timer.timed == [(10, 1.0, 0.5, 0), (10, 1.0, 0.5, 0)]
     assert bare_calls == [10, 10]
+
+
+def test_the_cli_turns_a_bad_size_into_a_one_line_usage_error(capsys):
+    from vidstyle.cli import EXIT_USAGE, main
+
+    assert main(["bench", "--size", "0x5", "--device", "cpu"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--size" in err and "0x5" in err
