@@ -53,10 +53,12 @@ def _config_module():
     return config
 
 
-def _add_config_options(parser: argparse.ArgumentParser, *groups: str, defaults=None) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, *groups: str, defaults=None, exclude: tuple[str, ...] = ()) -> None:
     config = _config_module()
     defaults = defaults or config.StyleConfig()
     for field in config.option_fields(*groups):
+        if field.name in exclude:
+            continue
         flag = "--" + field.name.replace("_", "-")
         kind = _field_type(field)
         default = getattr(defaults, field.name)
@@ -100,6 +102,50 @@ def _style_weights(text_values: list[str] | None, styles: int) -> list[float] | 
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise UsageError(f"--style-weights must be >= 0 and not all zero, got {weights}")
     return weights
+
+
+def _style_keys(text: str | None, style_weights: list[str] | None, styles: int):
+    """``--style-keys`` as a :class:`vidstyle.style_keys.StyleKeys`, or None when not given."""
+    if text is None:
+        return None
+    if style_weights:
+        raise UsageError("--style-keys and --style-weights both set the style blend; give one of them")
+    from .style_keys import StyleKeys
+
+    try:
+        return StyleKeys.parse(text, styles)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _texture_size(text: str) -> tuple[int, int]:
+    """``WxH`` (or ``N`` for N x N) -> (width, height), for argparse."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, e.g. 256x256, got {text!r}")
+    return values[0], values[1]
+
+
+class _MaskedVideo:
+    """A :class:`~vidstyle.temporal.VideoStylizer` whose ``process`` passes each frame's matte, read
+    from a :class:`~vidstyle.io.mask.MaskSource`; everything else is the wrapped stylizer's."""
+
+    def __init__(self, video, masks):
+        self.video = video
+        self.masks = masks
+
+    def process(self, frame, progress=None):
+        original = getattr(frame, "frame", frame)  # a prepared frame carries the source's Frame
+        return self.video.process(frame, progress=progress, mask=self.masks.for_frame(original))
+
+    def __getattr__(self, name):
+        return getattr(self.video, name)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -200,6 +246,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if config.flow == "raft" and not config.flow_weights:
         raise UsageError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
     weights = _style_weights(args.style_weights, len(args.style))
+    keys = _style_keys(args.style_keys, args.style_weights, len(args.style))
     device = resolve_device(config.device)
     sequence_out = is_pattern(args.output)
     if not sequence_out:
@@ -214,13 +261,20 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     styles = _read_style_images(args.style)
     size = fit_longest_side(source.width, source.height, config.size)
     check_memory(size, config, device)
+    masks = None
+    if args.mask:
+        from .io.mask import open_mask
+
+        masks = open_mask(args.mask, source, size)
 
     resume = _prepare_resume(args, config, size) if sequence_out else None
     sink = open_sink(args.output, source, size, fps=fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
 
     configure_cpu_threads()
     stylizer = Stylizer(config, styles, weights, device=device)
-    video = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed)
+    video = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed, style_keys=keys)
+    if masks is not None:
+        video = _MaskedVideo(video, masks)
     summary = _render(source, video, sink, resume, start_number=args.start_number)
     print(summary, file=sys.stderr)
     return 0
@@ -240,27 +294,39 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
     import numpy as np
 
     from .io import resume as resume_io
+    from .prefetch import BackgroundSink, prefetch
 
     _refuse_writing_over_input(source, sink)
     started = time.perf_counter()
-    reports, skipped, resuming = [], 0, resume is not None and not resume.overwrite
-    done, saved = None, []  # the last frame found finished on disk; what the state file holds
-    bar = _progress_bar(source.count, "frames", unit="frame")
-    try:
+    reports, saved = [], []  # saved: what the state file holds
+    resumable = resume is not None and not resume.overwrite
+    skipping = types.SimpleNamespace(count=0, done=None)  # finished frames found on disk, the last of them
+
+    def numbered_and_unfinished():
+        resuming = resumable
         for frame in source.frames:
             if not source.is_sequence:
                 frame = replace(frame, number=frame.number + start_number)
             if resuming and sink.exists(frame.number):
-                skipped += 1
-                done = frame
-                bar.update(1)
+                skipping.count, skipping.done = skipping.count + 1, frame
                 continue
-            if resuming:
-                resuming = False
-                if done is not None:
-                    saved = _resume_history(resume, video, sink, done)
-                    video.restore(saved)
-            output, report = video.process(frame, progress=lambda p: bar.set_postfix_str(f"it {p.iteration}/{p.total} loss {p.loss:.3g}", refresh=False))
+            resuming = False
+            yield frame
+
+    # Decoding, resizing and optical flow for the next frames run on a worker thread, and a video's
+    # encoding on another, while the optimiser works (bounded queues). A sequence writes in the
+    # loop: its state must reach the disk before its frame for the resume to be exact.
+    frames = prefetch(video.prepare(numbered_and_unfinished()), depth=2)
+    if not getattr(sink, "resumable", False):
+        sink = BackgroundSink(sink, depth=2)
+    bar = _progress_bar(source.count, "frames", unit="frame")
+    try:
+        for prepared in frames:
+            if not reports and skipping.count:
+                bar.update(skipping.count)
+                saved = _resume_history(resume, video, sink, skipping.done)
+                video.restore(saved)
+            output, report = video.process(prepared, progress=lambda p: bar.set_postfix_str(f"it {p.iteration}/{p.total} loss {p.loss:.3g}", refresh=False))
             if resume is not None:
                 latest = {e.number for e in video.history}
                 saved = ([e for e in saved if e.number not in latest] + video.history)[-(video.depth + 1):]
@@ -269,12 +335,16 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
             reports.append(report)
             bar.update(1)
             bar.set_postfix_str(f"loss {report.loss:.3g}, {report.seconds:.1f} s/frame" + (" (cut)" if report.scene_cut else ""))
+        if not reports and skipping.count:
+            bar.update(skipping.count)
         sink.close()
     except BaseException:
+        frames.close()
         sink.abort()
         raise
     finally:
         bar.close()
+    skipped = skipping.count
     errors = [r.warp_error for r in reports if r.warp_error is not None]
     cuts = sum(r.scene_cut for r in reports)
     elapsed = time.perf_counter() - started
@@ -288,6 +358,9 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
     reader_skipped = getattr(source.reader, "skipped", 0)
     if reader_skipped:
         parts.append(f"{reader_skipped} unreadable input frame(s) skipped")
+    waited = frames.waited_seconds + getattr(sink, "waited_seconds", 0.0)
+    if reports:
+        parts.append(f"optimiser waited {waited:.1f} s for decode/flow/encode")
     return "; ".join(parts)
 
 
@@ -397,6 +470,40 @@ def _fraction(text: str):
     if value <= 0:
         raise UsageError(f"--fps must be > 0, got {text}")
     return value
+
+
+def cmd_texture(args: argparse.Namespace) -> int:
+    """Texture synthesis (Gatys et al. 2015): the style loss alone (plus TV) from seeded noise."""
+    import torch
+
+    from .device import configure_cpu_threads, resolve_device
+    from .io.image import format_for, write_image
+    from .optimize import Stylizer, tensor_to_image
+
+    width, height = args.texture_size
+    # Content weight 0 and noise init make Stylizer.stylize a texture synthesiser; the content
+    # tensor only gives the size.
+    config = _config_from(args, content_weight=0.0, init="noise", preserve_colors=False, size=max(width, height))
+    weights = _style_weights(args.style_weights, len(args.style))
+    device = resolve_device(config.device)
+    output = check_output(args.output, list(args.style), args.overwrite)
+    out_format = format_for(output)  # raises for an unsupported extension, before any work
+    styles = _read_style_images(args.style)
+    check_memory((width, height), config, device)
+
+    configure_cpu_threads()
+    _seed(config.seed)
+    stylizer = Stylizer(config, styles, weights, device=device)
+    started = time.perf_counter()
+    with _progress_bar(config.iters, "synthesising", unit="it") as bar:
+        def show(progress):
+            bar.n = progress.iteration
+            bar.set_postfix_str(f"loss {progress.loss:.4g}", refresh=True)
+
+        result = stylizer.stylize(torch.zeros(1, 3, height, width, device=device), callback=show, generator=_generator(config.seed))
+    write_image(output, tensor_to_image(result), None, out_format)
+    print(f"wrote {output} ({width}x{height}) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -574,9 +681,26 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
     stylize.add_argument("--no-temporal", action="store_true", help="stylise every frame on its own from its content (the flicker baseline)")
     stylize.add_argument("--long-term", metavar="OFFSETS", help="frames the temporal term looks back to, e.g. 1,2,4 (default: 1)")
+    stylize.add_argument("--style-keys", metavar="KEYS",
+                         help="style weights over time: space-separated FRAME:W1,W2,... keys (0-based input frame index, "
+                         "one weight per -s style), linear in between; \"0:1,0 120:0,1\" morphs from the first style to the second")
+    stylize.add_argument("--mask", metavar="MASK",
+                         help="stylise only where this matte is white (an image, a video, a frame pattern, or 'alpha' for the "
+                         "input's own alpha); elsewhere the output is the input, soft edges blend")
     _add_config_options(stylize, "style", "video", "encode", defaults=_config_module().StyleConfig.video())
     _add_common(stylize)
     stylize.set_defaults(func=cmd_stylize)
+
+    texture = commands.add_parser("texture", help="synthesise a texture from a style image (Gatys et al.)",
+                                  description="Texture synthesis (Gatys et al. 2015): an image of any size whose Gram "
+                                  "statistics match the style image(s), optimised from seeded noise with no content.")
+    _add_style_arguments(texture)
+    texture.add_argument("-o", "--output", required=True, help="output image (format from the extension)")
+    texture.add_argument("--size", dest="texture_size", type=_texture_size, required=True, metavar="WxH",
+                         help="output width x height in pixels, e.g. 256x256 (N alone means NxN)")
+    _add_config_options(texture, "style", exclude=("size", "content_weight", "init", "preserve_colors"))
+    _add_common(texture)
+    texture.set_defaults(func=cmd_texture)
 
     evaluate = commands.add_parser("eval", help="temporal-consistency report of a stylised video",
                                    description="Warping error (Lai et al. 2018) of a stylised video and of its source, "

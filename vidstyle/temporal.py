@@ -17,13 +17,29 @@ which is how a killed sequence render resumes where it stopped.
 
 Departure from the paper: Ruder initialises from the warped previous frame everywhere; we blend it
 with the content frame by reliability, so disoccluded regions start from the content they will end
-up resembling instead of from smeared pixels.
+up resembling instead of from smeared pixels. With content weight 0 (an animated texture that
+follows the input's motion) there is no content to resemble: fresh frames and disoccluded regions
+start from noise, as in Gatys et al.'s texture synthesis.
+
+Two additions from later work (docs/literature.md):
+
+- style keyframes (:class:`vidstyle.style_keys.StyleKeys`): the style weights of each frame come
+  from its index, so the Gram targets move linearly between keys and the clip morphs between styles;
+- a matte (``process(frame, mask=...)``): after the optimisation the output is
+  ``m * stylised + (1 - m) * input``, and that composite is what the history keeps as the output.
+  The next frame is warm-started from and held to ``m * composite + (1 - m) * stylised``: inside the
+  matte that is what was shown; outside it the shown pixels are the unstylised input, no target for
+  a stylised frame (held to it, whatever moves into the matte would stay unstylised), so there the
+  optimiser's own unshown result of the previous frame stands in. The whole frame thus evolves as it
+  would without a matte and the optimisation inside is not disturbed by a half re-started every
+  frame (docs/literature.md has the measurements). A history restored without that image (a
+  resumed render) trusts the previous output only inside the warped current matte.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +49,7 @@ import flow
 
 from .frames import Frame, resize
 from .optimize import Progress, Stylizer, TemporalTarget, image_to_tensor, tensor_to_image
+from .style_keys import StyleKeys
 
 
 @dataclass(frozen=True)
@@ -51,12 +68,27 @@ class FrameReport:
 
 
 @dataclass(frozen=True)
+class PreparedFrame:
+    """A frame with its working-size input and the flow pair with the previous input (or None)."""
+
+    frame: Frame
+    source: np.ndarray
+    pair: flow.FlowPair | None
+    previous_number: int | None = None
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
-    """A finished frame, at the working size: its number, input and stylised output (H, W, 3) [0, 1]."""
+    """A finished frame, at the working size: its number, input and stylised output (H, W, 3) [0, 1].
+
+    ``target``: what later frames are held to, (H, W, 3), when it differs from ``output`` (a frame
+    composited with a matte: the composite inside, the unshown stylised result outside); None:
+    ``output``."""
 
     number: int
     source: np.ndarray
     output: np.ndarray
+    target: np.ndarray | None = None
 
 
 class VideoStylizer:
@@ -67,9 +99,15 @@ class VideoStylizer:
         size: working size (width, height); every frame is resized to it.
         temporal: False for the per-frame baseline (each frame from its own content, no flow).
         generator_seed: seeds each frame's noise (seed + frame number), so a resumed run matches.
+        style_keys: style weights per frame index (``--style-keys``), one weight per style image of
+            ``stylizer``; None keeps the stylizer's own weights.
     """
 
-    def __init__(self, stylizer: Stylizer, size: tuple[int, int], temporal: bool = True, generator_seed: int | None = None):
+    def __init__(self, stylizer: Stylizer, size: tuple[int, int], temporal: bool = True, generator_seed: int | None = None,
+                 style_keys: StyleKeys | None = None):
+        if style_keys is not None and style_keys.styles != len(stylizer.styles):
+            raise ValueError(f"style keys weigh {style_keys.styles} style image(s) but the stylizer has {len(stylizer.styles)}")
+        self.style_keys = style_keys
         self.stylizer = stylizer
         self.config = stylizer.config
         self.size = size
@@ -87,26 +125,57 @@ class VideoStylizer:
         self.history = list(entries)[-self.depth:] if self.depth else []
 
     # -- one frame --------------------------------------------------------------------------------
-    def process(self, frame: Frame, progress: Callable[[Progress], None] | None = None) -> tuple[Frame, FrameReport]:
-        """Stylise ``frame``; returns the output frame (working size, same number/pts/alpha) and a report."""
+    def prepare(self, frames: Iterable[Frame]) -> Iterator[PreparedFrame]:
+        """The CPU side of each frame, independent of the optimiser: resize, and the flow pair with the
+        previous input. Run it ahead on a worker thread (``vidstyle.prefetch``) so the optimiser never
+        waits for it."""
+        previous_source, previous_number = None, None
+        for frame in frames:
+            source = resize(frame.image, self.size)
+            pair = None
+            if self.temporal and previous_source is not None:
+                pair = flow.pair(previous_source, source, method=self.config.flow, **self._flow_options())
+            yield PreparedFrame(frame, source, pair, previous_number)
+            previous_source, previous_number = source, frame.number
+
+    def process(self, frame: Frame | PreparedFrame, progress: Callable[[Progress], None] | None = None,
+                mask: np.ndarray | None = None) -> tuple[Frame, FrameReport]:
+        """Stylise ``frame``; returns the output frame (working size, same number/pts/alpha) and a report.
+
+        ``mask``: float32 (H, W) in [0, 1], any size of the frame's aspect (resized to the working
+        size): the output is ``mask * stylised + (1 - mask) * input``; None stylises everywhere.
+        With ``style_keys``, the style weights of ``frame.index`` are set before optimising.
+
+        ``frame`` may come from :meth:`prepare`, whose flow pair is used when its previous input is
+        the last one in the history (a resumed or restarted stream recomputes it)."""
         started = time.perf_counter()
         cfg, device = self.config, self.stylizer.device
-        source = resize(frame.image, self.size)
+        prepared = frame if isinstance(frame, PreparedFrame) else None
+        frame = prepared.frame if prepared else frame
+        source = prepared.source if prepared else resize(frame.image, self.size)
         content = image_to_tensor(source, device)
+        matte = self._matte(mask)
+        if self.style_keys is not None:
+            self.stylizer.set_style_weights(self.style_keys.at(frame.index))
 
         targets, init, reliable_fraction, scene_cut, previous_pair = [], None, None, False, None
         if self.temporal and self.history:
             previous = self.history[-1]
-            previous_pair = flow.pair(previous.source, source, method=cfg.flow, **self._flow_options())
+            if prepared is not None and prepared.pair is not None and prepared.previous_number == previous.number:
+                previous_pair = prepared.pair
+            else:
+                previous_pair = flow.pair(previous.source, source, method=cfg.flow, **self._flow_options())
             reliable_fraction = float(previous_pair.reliability.mean())
             scene_cut = reliable_fraction < cfg.scene_cut_reliable
             if scene_cut:
                 self.history = []
             else:
-                targets = self._temporal_targets(source, previous_pair)
+                targets = self._temporal_targets(source, previous_pair, matte)
                 nearest = targets[0]
-                # Start from the warped previous output where it is reliable, the content elsewhere.
-                init = nearest.reliability * nearest.warped_previous + (1 - nearest.reliability) * content
+                # Start from the warped previous output where it is reliable, the content elsewhere
+                # (noise when there is no content loss: see the module docstring).
+                fill = content if cfg.content_weight else torch.rand(content.shape, generator=self._generator(frame)).to(device)
+                init = nearest.reliability * nearest.warped_previous + (1 - nearest.reliability) * fill
                 if cfg.temporal_weight == 0:
                     targets = []
         fresh = init is None
@@ -119,10 +188,14 @@ class VideoStylizer:
             if progress is not None:
                 progress(p)
 
-        generator = torch.Generator()
-        generator.manual_seed((self.seed or 0) + frame.number if self.seed is not None else torch.seed())
+        generator = self._generator(frame)
         result = self.stylizer.stylize(content, init=init, temporal=targets or None, iters=iterations, callback=track, generator=generator)
-        output = tensor_to_image(result)
+        output, target = tensor_to_image(result), None
+        if matte is not None:
+            # Composite at the working size, before the history keeps it (see the module docstring).
+            stylised, m = output, matte[..., None]
+            output = m * stylised + (1.0 - m) * source
+            target = m * output + (1.0 - m) * stylised
 
         warp_error = None
         if previous_pair is not None and not scene_cut:
@@ -130,7 +203,7 @@ class VideoStylizer:
 
             warp_error = frame_warping_error(output, self.history[-1].output, previous_pair.backward, previous_pair.reliability)
         if self.depth:
-            self.history = (self.history + [HistoryEntry(frame.number, source, output)])[-self.depth:]
+            self.history = (self.history + [HistoryEntry(frame.number, source, output, target)])[-self.depth:]
         report = FrameReport(
             index=frame.index, number=frame.number, iterations=last[0].iteration, loss=last[0].loss,
             seconds=time.perf_counter() - started, fresh_start=fresh, scene_cut=scene_cut,
@@ -138,13 +211,31 @@ class VideoStylizer:
         )
         return frame.with_image(output), report
 
+    def _generator(self, frame: Frame) -> torch.Generator:
+        """This frame's noise: seeded with seed + frame number (so a resumed run matches), else random."""
+        generator = torch.Generator()
+        generator.manual_seed((self.seed or 0) + frame.number if self.seed is not None else torch.seed())
+        return generator
+
+    def _matte(self, mask: np.ndarray | None) -> np.ndarray | None:
+        """``mask`` as float32 (H, W) in [0, 1] at the working size, or None."""
+        if mask is None:
+            return None
+        matte = np.asarray(mask, dtype=np.float32)
+        if matte.ndim == 3 and matte.shape[2] == 1:
+            matte = matte[..., 0]
+        if matte.ndim != 2 or min(matte.shape) == 0:
+            raise ValueError(f"expected a matte of shape (H, W), got {matte.shape}")
+        return np.clip(resize(np.ascontiguousarray(matte), self.size), 0.0, 1.0)
+
     def _flow_options(self) -> dict:
         if self.config.flow == "raft":
             return {"weights": self.config.flow_weights}
         return {}
 
-    def _temporal_targets(self, source: np.ndarray, previous_pair: flow.FlowPair) -> list[TemporalTarget]:
-        """Warped previous outputs with closest-first masks, nearest (t-1) first."""
+    def _temporal_targets(self, source: np.ndarray, previous_pair: flow.FlowPair, matte: np.ndarray | None = None) -> list[TemporalTarget]:
+        """Warped previous outputs with closest-first masks, nearest (t-1) first; ``matte``: this
+        frame's, (H, W) at the working size, or None."""
         device = self.stylizer.device
         targets, covered = [], np.zeros(source.shape[:2], np.float32)
         for offset in sorted(self.config.long_term):
@@ -155,9 +246,14 @@ class VideoStylizer:
                 pair = previous_pair
             else:
                 pair = flow.pair(entry.source, source, method=self.config.flow, **self._flow_options())
-            mask = np.clip(pair.reliability - covered, 0.0, 1.0)
+            trusted = pair.reliability
+            if matte is not None and entry.target is None:
+                # A restored entry keeps only the composite, unstylised outside its matte: no target
+                # there. Its matte is unknown; this frame's, warped back, stands in for it.
+                trusted = trusted * flow.warp(matte, pair.backward)
+            mask = np.clip(trusted - covered, 0.0, 1.0)
             covered = np.clip(covered + mask, 0.0, 1.0)
-            previous_output = image_to_tensor(entry.output, device)
+            previous_output = image_to_tensor(entry.output if entry.target is None else entry.target, device)
             warped = flow.warp_torch(previous_output, flow.flow_to_torch(pair.backward, device=device))
             targets.append(TemporalTarget(warped, torch.from_numpy(mask)[None, None].to(device)))
         return targets
