@@ -55,7 +55,9 @@ class StyleConfig:
     first_iters: int | None = field(default=None, metadata=_opt("iterations for a video's first frame and after a scene cut (default: --iters × 3)", group="video"))
     optimizer: str = field(default="lbfgs", metadata=_opt("optimiser", choices=("lbfgs", "adam")))
     lr: float = field(default=5.0, metadata=_opt("Adam learning rate (pixels in 0-255 units)"))
-    lbfgs_history: int = 100
+    # 25 remembered steps end within 0.3 % of 100 after 150 iterations (96 px, measured) and hold a
+    # quarter of the memory: at 4K the history of 100 alone was 20 GB.
+    lbfgs_history: int = 25
     tolerance: float = field(default=1e-5, metadata=_opt("stop early when the loss improves by less than this fraction over 10 iterations; 0 disables"))
     init: str = field(default="content", metadata=_opt("starting image of the first frame", choices=("content", "noise")))
     seed: int | None = field(default=None, metadata=_opt("random seed (makes CPU runs repeatable)"))
