@@ -725,8 +725,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(demo)
     demo.set_defaults(func=cmd_demo)
 
-    from . import bench
+    from . import bench, live
 
+    live.add_parser(commands)
     bench.add_parser(commands)
     return parser
 
