@@ -472,6 +472,25 @@ def _fraction(text: str):
     return value
 
 
+def _check_network_fits(size: tuple[int, int], styles, config) -> None:
+    """Refuse an output, or a style image scaled for it, too small for the deepest style layer."""
+    from .bench import check_size_for_layers
+    from .frames import fit_longest_side
+
+    try:
+        check_size_for_layers(size[0], size[1], config.style_layers)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    longest = max(1, round(config.style_scale * max(size)))
+    for style in styles:
+        width, height = fit_longest_side(style.shape[1], style.shape[0], longest)
+        try:
+            check_size_for_layers(width, height, config.style_layers)
+        except ValueError:
+            raise UsageError(f"--size {size[0]}x{size[1]}: a style image scaled to it is {width}x{height}, too small "
+                             "for the network's deepest style layer; raise --size or --style-scale") from None
+
+
 def cmd_texture(args: argparse.Namespace) -> int:
     """Texture synthesis (Gatys et al. 2015): the style loss alone (plus TV) from seeded noise."""
     import torch
@@ -489,6 +508,7 @@ def cmd_texture(args: argparse.Namespace) -> int:
     output = check_output(args.output, list(args.style), args.overwrite)
     out_format = format_for(output)  # raises for an unsupported extension, before any work
     styles = _read_style_images(args.style)
+    _check_network_fits((width, height), styles, config)
     check_memory((width, height), config, device)
 
     configure_cpu_threads()

@@ -41,7 +41,8 @@ def content_distance(network: VGG19Features, image: np.ndarray, content: np.ndar
     return float(losses.content_loss(network(_tensor(image), (layer,))[layer], network(_tensor(content), (layer,))[layer]))
 
 
-def warping_errors(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray], method: str = "dis") -> tuple[list[float], list[float]]:
+def warping_errors(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray], method: str = "dis",
+                   region: np.ndarray | None = None) -> tuple[list[float], list[float]]:
     """Per-frame temporal warping error E_warp (Lai et al. 2018) of a video and of its source.
 
     For each t >= 1: ``sum c * |O_t - warp(O_{t-1}, F_t->t-1)|^2 / (3 * sum c)`` with O in [0, 1]; the
@@ -50,6 +51,8 @@ def warping_errors(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray],
     the source's own error, the floor a perfectly consistent output would reach.
 
     outputs, sources: iterables of float32 (H, W, 3) RGB in [0, 1], same length (sources any size).
+    region: optional float32 (H, W) weight at the output size, multiplied into c: measures only
+        there (e.g. inside a ``--mask`` matte).
     Returns (output errors, source errors), one value per frame from the second on.
     """
     import flow
@@ -61,8 +64,9 @@ def warping_errors(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray],
         source = resize(source, (output.shape[1], output.shape[0]))
         if previous_output is not None:
             pair = flow.pair(previous_source, source, method=method)
-            output_errors.append(frame_warping_error(output, previous_output, pair.backward, pair.reliability))
-            source_errors.append(frame_warping_error(source, previous_source, pair.backward, pair.reliability))
+            reliability = pair.reliability if region is None else pair.reliability * region
+            output_errors.append(frame_warping_error(output, previous_output, pair.backward, reliability))
+            source_errors.append(frame_warping_error(source, previous_source, pair.backward, reliability))
         previous_output, previous_source = output, source
     return output_errors, source_errors
 

@@ -48,7 +48,7 @@ import torch
 import flow
 
 from .frames import Frame, resize
-from .optimize import Progress, Stylizer, TemporalTarget, image_to_tensor, tensor_to_image
+from .optimize import Progress, Stylizer, TemporalTarget, image_to_tensor, noise_like, tensor_to_image
 from .style_keys import StyleKeys
 
 
@@ -174,7 +174,7 @@ class VideoStylizer:
                 nearest = targets[0]
                 # Start from the warped previous output where it is reliable, the content elsewhere
                 # (noise when there is no content loss: see the module docstring).
-                fill = content if cfg.content_weight else torch.rand(content.shape, generator=self._generator(frame)).to(device)
+                fill = content if cfg.content_weight else noise_like(content, self._generator(frame))
                 init = nearest.reliability * nearest.warped_previous + (1 - nearest.reliability) * fill
                 if cfg.temporal_weight == 0:
                     targets = []

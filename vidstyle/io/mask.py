@@ -1,0 +1,213 @@
+"""Mattes for ``vidstyle stylize --mask``: where to stylise (white) and where to keep the input (black).
+
+A matte is read here, at the edge, and handed to the pipeline one frame at a time as float32 (H, W)
+in [0, 1] at the working size (:meth:`MaskSource.for_frame`); :meth:`VideoStylizer.process
+<vidstyle.temporal.VideoStylizer.process>` does the blending. Accepted sources:
+
+- ``alpha``: the input's own alpha channel (a frame sequence with alpha: RGBA PNG/TIFF, EXR);
+- a still image (any format :mod:`vidstyle.io.image` reads): the same matte for every frame;
+- a video file: its frame k goes with input frame k (0-based position in the input);
+- a frame-sequence pattern: with a sequence input, matte frame N goes with input frame N (the same
+  numbers, as plates and their mattes are numbered alike); with a video input, by position.
+
+RGB mattes count by their Rec. 709 luma. Soft values blend. Scene-linear files (EXR) are used as
+stored: a matte's value is a coverage fraction, not a colour, so the sRGB encoding that
+:func:`~vidstyle.io.image.read_image` applies to pictures is undone.
+
+Errors are :class:`MaskError` (a ``ValueError``: one line, exit code 2 from the CLI): no such file, a
+matte whose aspect ratio differs from the input's, a video or sequence with fewer frames than the
+input, ``alpha`` for an input without alpha.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..frames import Frame, resize
+from .image import SUPPORTED_EXTENSIONS, ImageError, read_image, srgb_to_linear
+from .sequence import SequenceError, SequenceReader
+
+OPTION = "--mask"
+# Mattes may differ from the input in size (a proxy-resolution roto), not in shape: beyond this
+# relative aspect difference the matte would be stretched, which is surely a wrong file.
+ASPECT_TOLERANCE = 0.02
+_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+class MaskError(ValueError):
+    """A matte that cannot be used; the one-line message says why."""
+
+
+def matte_from_rgb(rgb: np.ndarray, linear: bool = False) -> np.ndarray:
+    """An RGB picture of a matte, float32 (H, W, 3) -> float32 (H, W) in [0, 1]: its luma.
+
+    ``linear``: the file was scene-linear (EXR) and ``rgb`` is the sRGB encoding read_image made of
+    it; undo that. A matte file's own alpha channel is not consulted."""
+    values = srgb_to_linear(rgb) if linear else rgb
+    return np.clip(values.astype(np.float32) @ _LUMA, 0.0, 1.0)
+
+
+class MaskSource:
+    """Per-frame mattes for one input, at the working size.
+
+    Call :meth:`for_frame` with the input's frames in increasing order (frames may be skipped, e.g.
+    already-rendered frames of a resumed sequence).
+    """
+
+    def __init__(self, spec: str, size: tuple[int, int]):
+        self.spec = spec
+        self.size = size
+
+    def for_frame(self, frame: Frame) -> np.ndarray:
+        """float32 (H, W) in [0, 1] at the working size for input frame ``frame``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release any open file."""
+
+    def _fit(self, matte: np.ndarray) -> np.ndarray:
+        return np.clip(resize(np.ascontiguousarray(matte, dtype=np.float32), self.size), 0.0, 1.0)
+
+
+class _StillMask(MaskSource):
+    def __init__(self, spec: str, size: tuple[int, int], matte: np.ndarray):
+        super().__init__(spec, size)
+        self.matte = self._fit(matte)
+
+    def for_frame(self, frame: Frame) -> np.ndarray:
+        return self.matte
+
+
+class _AlphaMask(MaskSource):
+    def for_frame(self, frame: Frame) -> np.ndarray:
+        if frame.alpha is None:
+            raise MaskError(f"{OPTION} alpha: input frame {frame.number} has no alpha channel")
+        return self._fit(frame.alpha)
+
+
+class _NumberedSequenceMask(MaskSource):
+    """Matte frame N for input frame N."""
+
+    def __init__(self, spec: str, size: tuple[int, int], reader: SequenceReader):
+        super().__init__(spec, size)
+        self.reader = reader
+
+    def for_frame(self, frame: Frame) -> np.ndarray:
+        return self._read(self.reader.path_for(self._number(frame)))
+
+    def _number(self, frame: Frame) -> int:
+        return frame.number
+
+    def _read(self, path: Path) -> np.ndarray:
+        try:
+            rgb, _, fmt = read_image(path)
+        except ImageError as e:
+            raise MaskError(f"{OPTION}: {e}") from None
+        return self._fit(matte_from_rgb(rgb, fmt.linear))
+
+
+class _PositionalSequenceMask(_NumberedSequenceMask):
+    """The matte sequence's k-th frame for the input's k-th frame."""
+
+    def _number(self, frame: Frame) -> int:
+        if frame.index >= len(self.reader.numbers):
+            raise MaskError(f"{OPTION} {self.spec} has {len(self.reader.numbers)} frames; the input has more")
+        return self.reader.numbers[frame.index]
+
+
+class _VideoMask(MaskSource):
+    """The matte video's k-th frame for the input's k-th frame, decoded as the input advances."""
+
+    def __init__(self, spec: str, size: tuple[int, int], reader):
+        super().__init__(spec, size)
+        self.reader = reader
+        self.frames: Iterator[Frame] = iter(reader)
+        self.current: Frame | None = None
+        self.read = 0
+
+    def for_frame(self, frame: Frame) -> np.ndarray:
+        while self.current is None or self.current.index < frame.index:
+            try:
+                self.current = next(self.frames)
+            except StopIteration:
+                raise MaskError(f"{OPTION} {self.spec} has {self.read} frames; the input has more") from None
+            self.read += 1
+        return self._fit(matte_from_rgb(self.current.image))
+
+    def close(self) -> None:
+        close = getattr(self.reader, "close", None)
+        if close is not None:
+            close()
+
+
+def open_mask(spec: str, source, size: tuple[int, int]) -> MaskSource:
+    """The matte source for ``--mask SPEC`` and an opened input.
+
+    Args:
+        spec: ``alpha``, an image file, a video file or a frame-sequence pattern.
+        source: the input, a :class:`vidstyle.io.media.Source` (its size, frame count, alpha).
+        size: working size (width, height) the mattes are resized to.
+    Raises:
+        MaskError: see the module docstring.
+    """
+    from .media import is_pattern
+
+    if spec == "alpha":
+        if not (source.is_sequence and getattr(source.reader, "has_alpha", False)):
+            raise MaskError(f"{OPTION} alpha: the input {source.path} has no alpha channel (use a matte file, or a sequence with alpha)")
+        return _AlphaMask(spec, size)
+
+    if is_pattern(spec):
+        try:
+            if source.is_sequence:
+                reader = SequenceReader(spec, ",".join(map(str, source.reader.numbers)))
+            else:
+                reader = SequenceReader(spec)
+        except SequenceError as e:
+            raise MaskError(f"{OPTION}: {e}") from None
+        _check_shape(spec, (reader.width, reader.height), source)
+        if source.is_sequence:
+            return _NumberedSequenceMask(spec, size, reader)
+        _check_count(spec, len(reader), source)
+        return _PositionalSequenceMask(spec, size, reader)
+
+    path = Path(spec)
+    if not path.is_file():
+        raise MaskError(f"{OPTION} {spec}: no such file (expected 'alpha', an image, a video or a frame pattern)")
+    if path.suffix.lower().lstrip(".") in SUPPORTED_EXTENSIONS:
+        try:
+            rgb, _, fmt = read_image(path)
+        except ImageError as e:
+            raise MaskError(f"{OPTION}: {e}") from None
+        _check_shape(spec, (rgb.shape[1], rgb.shape[0]), source)
+        return _StillMask(spec, size, matte_from_rgb(rgb, fmt.linear))
+
+    from .video import MediaError, VideoReader
+
+    try:
+        reader = VideoReader(os.fspath(path))
+    except MediaError as e:
+        raise MaskError(f"{OPTION}: {e}") from None
+    _check_shape(spec, (reader.info.width, reader.info.height), source)
+    if reader.info.frame_count is not None:
+        _check_count(spec, reader.info.frame_count, source)
+    return _VideoMask(spec, size, reader)
+
+
+def _check_shape(spec: str, matte_size: tuple[int, int], source) -> None:
+    width, height = matte_size
+    expected = source.width / source.height
+    if abs(width / height - expected) > ASPECT_TOLERANCE * expected:
+        raise MaskError(
+            f"{OPTION} {spec} is {width}x{height} but the input is {source.width}x{source.height}; "
+            "a matte must have the input's aspect ratio"
+        )
+
+
+def _check_count(spec: str, frames: int, source) -> None:
+    if source.count is not None and frames < source.count:
+        raise MaskError(f"{OPTION} {spec} has {frames} frames but the input has {source.count}; a matte video or sequence needs one per input frame")
