@@ -20,7 +20,7 @@ border pixels, because an estimated flow of +-0.01 px there points outward half 
 of a static background at 160x120). Within that half pixel the replicate border returns the edge pixel,
 which is as good as nearest-neighbour sampling. The paper's constants are
 kept: with DIS flow they pass the tests in tests/test_flow_consistency.py (a square moving 8 px over a
-textured background, a synthetic camera move over a photo) with margin; see docs/bench_flow.md.
+textured background, a synthetic camera move over a photo) with margin; see docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ DIS_PRESETS = {
 # synthetic camera move (zoom + rotation + pan) the interior end-point error falls from about 0.11 px to
 # 0.035 px with finest_scale=0. Full-resolution patches cost time; a patch stride of 4 (instead of 3)
 # and 12 gradient-descent iterations (instead of 25) win a third of it back at no measurable accuracy
-# loss. Net: 2 to 3x the time of stock "medium" for about 3x lower error (docs/bench_flow.md).
+# loss. Net: 2 to 3x the time of stock "medium" for about 3x lower error (docs/BENCHMARKS.md).
 # "fast" and "ultrafast" are left as OpenCV ships them: they are for previews, where speed rules.
 DIS_TUNED_DEFAULTS: dict[str, dict[str, Any]] = {
     "ultrafast": {},
