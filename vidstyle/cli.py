@@ -739,7 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="stylise the bundled sample clip end to end",
                                description="Stylise samples/clip.mp4 with a bundled painting, then evaluate it.")
     demo.add_argument("--style", default="starry_night", help="bundled style name (default: starry_night)")
-    demo.add_argument("--size", type=int, default=96, help="longest side in pixels (default: 96, about 3 minutes on 2 idle CPU cores)")
+    demo.add_argument("--size", type=int, default=96, help="longest side in pixels (default: 96: 48 frames took 12 min on a 2-core CPU shared with other jobs)")
     demo.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     demo.add_argument("-o", "--output-dir", default="vidstyle_demo", help="where to write the results (default: vidstyle_demo)")
     _add_common(demo)

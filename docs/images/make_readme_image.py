@@ -2,7 +2,7 @@
 
     python docs/images/make_readme_image.py            # runs vidstyle image and vidstyle demo first
 
-Top row: the photo and `vidstyle image … --size 256`; bottom row: four frames of `vidstyle demo`.
+Top row: the photo and `vidstyle image … --size 128 --iters 150`; bottom row: four frames of `vidstyle demo`.
 """
 
 import subprocess
@@ -29,7 +29,7 @@ def main() -> None:
     if not still.exists():
         WORK.mkdir(exist_ok=True)
         vidstyle("image", str(ROOT / "samples/tubingen.jpg"), "-s", str(ROOT / "samples/starry_night.jpg"),
-                 "-o", str(still), "--size", "256", "--seed", "0")
+                 "-o", str(still), "--size", "128", "--iters", "150", "--seed", "0")
     clip = WORK / "clip_starry_night.mp4"
     if not clip.exists():
         vidstyle("demo")
