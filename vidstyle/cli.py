@@ -1,4 +1,4 @@
-"""Command line: ``vidstyle image | stylize | live | eval | bench | demo``.
+"""Command line: ``vidstyle image | stylize | texture | live | eval | bench | demo``.
 
 This module is an edge: it parses options, checks paths, opens sources and sinks, shows progress
 and turns every expected failure into one line on stderr and an exit code:
