@@ -214,3 +214,63 @@ def test_cli_bad_matte_is_one_line_exit_2(tmp_path, clip, capsys, mask, message)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+# -- sequence renders: a resume with another matte ------------------------------------------------
+
+
+@pytest.fixture
+def shared_network(vgg, monkeypatch):
+    """The CLI's renders use the session's network (loading the weights dominates a tiny render),
+    and leave torch's thread count alone (OMP_NUM_THREADS)."""
+    from vidstyle.features import VGG19Features
+
+    real_load = VGG19Features.load.__func__
+    monkeypatch.setattr(VGG19Features, "load", classmethod(lambda cls, path=None: vgg if path is None else real_load(cls, path)))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def write_plates(folder, photo, size, count, fmt=None):
+    """``count`` frames of a pan, shot.1001.png …, at ``size`` (width, height); returns the pattern."""
+    images = synth.camera_move(photo, size, count, shift_per_frame=(1.0, 0.5), scale=0.4)
+    for number, image in enumerate(images, 1001):
+        write_image(folder / f"shot.{number}.png", image, None, fmt)
+    return str(folder / "shot.####.png")
+
+
+def write_matte(path, matte):
+    write_image(path, np.repeat(matte[..., None], 3, axis=2))
+    return str(path)
+
+
+def test_resume_with_another_matte_is_refused_and_with_the_same_one_resumes(tmp_path, photo, shared_network, capsys):
+    plates = write_plates(tmp_path, photo, SIZE, 2)
+    matte = write_matte(tmp_path / "matte.png", half_matte())
+    out = tmp_path / "out" / "shot.####.png"
+
+    def render(*mask):
+        capsys.readouterr()
+        code = main(["stylize", plates, "-s", str(sample_path("starry_night.jpg")), "-o", str(out), *mask,
+                     "--size", "32", "--iters", "1", "--first-iters", "2", "--device", "cpu", "--seed", "0"])
+        return code, capsys.readouterr().err
+
+    assert render("--mask", matte)[0] == 0
+    code, err = render("--mask", matte)
+    assert code == 0 and "2 already done" in err, err
+
+    def refused(*mask):
+        code, err = render(*mask)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("vidstyle: error:"), err
+        assert "records other settings" in lines[0] and "mask" in lines[0] and "Traceback" not in err, err
+
+    refused()  # no matte now
+    other = half_matte()[:, ::-1].copy()
+    write_matte(tmp_path / "matte.png", other)  # the same name, another matte
+    refused("--mask", matte)
+    for number in (1001, 1002):
+        write_matte(tmp_path / f"roto.{number}.png", half_matte())
+    refused("--mask", str(tmp_path / "roto.####.png"))
+    write_matte(tmp_path / "matte.png", half_matte())  # the first matte again: resumes
+    code, err = render("--mask", matte)
+    assert code == 0 and "2 already done" in err, err

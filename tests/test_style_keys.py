@@ -1,4 +1,7 @@
-"""Style keyframes (``--style-keys``): parsing, interpolation, per-frame Gram blending, a morphing clip."""
+"""Style keyframes (``--style-keys``): parsing, interpolation, per-frame Gram blending, a morphing clip,
+and the keys recorded in a sequence render's settings (a resume with other keys is refused)."""
+
+import json
 
 import numpy as np
 import pytest
@@ -165,3 +168,33 @@ def test_style_keys_end_to_end(tmp_path, photo):
             "--iters", "2", "--first-iters", "3", "--device", "cpu", "--seed", "0"]
     assert main(argv) == 0
     assert out.stat().st_size > 0
+
+
+def test_resume_with_other_style_keys_is_refused_and_with_the_same_ones_resumes(tmp_path, photo, vgg, monkeypatch, capsys):
+    from vidstyle.features import VGG19Features
+    from vidstyle.io.image import write_image
+
+    real_load = VGG19Features.load.__func__
+    monkeypatch.setattr(VGG19Features, "load", classmethod(lambda cls, path=None: vgg if path is None else real_load(cls, path)))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the CLI leaves torch's thread count alone
+    for number, image in enumerate(synth.camera_move(photo, (32, 18), 3, shift_per_frame=(1.0, 0.0)), 1001):
+        write_image(tmp_path / f"shot.{number}.png", image)
+    out = tmp_path / "out" / "shot.####.png"
+    styles = ["-s", str(sample_path("starry_night.jpg")), "-s", str(sample_path("the_scream.jpg"))]
+
+    def render(*blend):
+        capsys.readouterr()
+        code = main(["stylize", str(tmp_path / "shot.####.png"), *styles, "-o", str(out), *blend, "--size", "32",
+                     "--iters", "1", "--first-iters", "2", "--device", "cpu", "--seed", "0"])
+        return code, capsys.readouterr().err
+
+    assert render("--style-keys", "0:1,0 2:0,1")[0] == 0
+    assert json.loads((tmp_path / "out" / "shot.vidstyle.json").read_text())["style_keys"] == {
+        "frames": [0, 2], "weights": [[1.0, 0.0], [0.0, 1.0]]}
+    code, err = render("--style-keys", "0:2,0 2:0,5")  # the same keys, spelled otherwise
+    assert code == 0 and "3 already done" in err, err
+    for blend in (["--style-keys", "0:1,0 1:0,1"], ["--style-keys", "0:1,0 2:1,1"], [], ["--style-weights", "1", "1"]):
+        code, err = render(*blend)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("vidstyle: error:"), (blend, err)
+        assert "records other settings" in lines[0] and "style_keys" in lines[0] and "Traceback" not in err, (blend, err)

@@ -404,6 +404,7 @@ def _prepare_resume(args, config, size):
 
     from . import __version__
     from .io import resume as resume_io
+    from .io.mask import mask_record
     from .io.sequence import SequenceWriter
 
     settings_path, state_path = resume_io.sidecar_paths(args.output)
@@ -411,6 +412,8 @@ def _prepare_resume(args, config, size):
         "input": os.path.abspath(args.input),
         "styles": [{"path": os.path.abspath(p), "sha256": resume_io.file_digest(p)} for p in args.style],
         "style_weights": _blend_weights(args.style_weights, len(args.style)),
+        "style_keys": _style_keys(args.style_keys, args.style_weights, len(args.style)).record() if args.style_keys else None,
+        "mask": mask_record(args.mask),
         "size": list(size),
         "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "codec", "crf", "pix_fmt")},
         "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},

@@ -41,6 +41,11 @@ class StyleKeys:
         if len({len(w) for w in self.weights}) != 1:
             raise ValueError(f"{OPTION}: every key needs the same number of weights")
 
+    def record(self) -> dict:
+        """The keys as plain data (frames and normalised weights), e.g. for a render's settings
+        sidecar: two spellings of the same keys ("0:2,0" and "0:1,0") record alike."""
+        return {"frames": list(self.frames), "weights": [list(w) for w in self.weights]}
+
     @property
     def styles(self) -> int:
         """Number of style images the keys weigh."""

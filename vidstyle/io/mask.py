@@ -144,6 +144,23 @@ class _VideoMask(MaskSource):
             close()
 
 
+def mask_record(spec: str | None) -> str | dict | None:
+    """What identifies the matte of ``--mask SPEC`` in a render's settings sidecar, so that a resume
+    with another matte is refused: ``"alpha"``; a sequence's absolute pattern (its frames are not
+    hashed: a sequence may be long); a single file's absolute path and SHA-256 (an image or a video,
+    so a matte re-rendered under the same name counts as another). None without a matte."""
+    from .media import is_pattern
+    from .resume import file_digest
+
+    if spec is None:
+        return None
+    if spec == "alpha":
+        return "alpha"
+    if is_pattern(spec):
+        return {"pattern": os.path.abspath(spec)}
+    return {"path": os.path.abspath(spec), "sha256": file_digest(spec)}
+
+
 def open_mask(spec: str, source, size: tuple[int, int]) -> MaskSource:
     """The matte source for ``--mask SPEC`` and an opened input.
 
