@@ -3,6 +3,7 @@ coherence inside holds; matte sources (still, video, sequence, alpha) and their 
 
 from fractions import Fraction
 
+import cv2
 import numpy as np
 import pytest
 
@@ -10,7 +11,7 @@ from vidstyle import synth
 from vidstyle.cli import main
 from vidstyle.config import StyleConfig
 from vidstyle.frames import Frame, resize
-from vidstyle.io.image import write_image
+from vidstyle.io.image import ImageFormat, write_image
 from vidstyle.io.mask import MaskError, open_mask
 from vidstyle.io.media import open_source
 from vidstyle.io.video import VideoReader
@@ -216,7 +217,7 @@ def test_cli_bad_matte_is_one_line_exit_2(tmp_path, clip, capsys, mask, message)
     assert not out.exists()
 
 
-# -- sequence renders: a resume with another matte ------------------------------------------------
+# -- sequence renders: the plate's own pixels, a resume with another matte ------------------------
 
 
 @pytest.fixture
@@ -241,6 +242,24 @@ def write_plates(folder, photo, size, count, fmt=None):
 def write_matte(path, matte):
     write_image(path, np.repeat(matte[..., None], 3, axis=2))
     return str(path)
+
+
+@pytest.mark.parametrize("fmt, tolerance", [(None, 0), (ImageFormat("png", "uint16", 3, False), 1)], ids=["8-bit", "16-bit"])
+def test_a_sequence_keeps_the_plates_own_pixels_outside_the_matte(tmp_path, photo, shared_network, fmt, tolerance):
+    """A 64x48 plate rendered at --size 32: outside the matte the written frames are the plate's own
+    pixels (the composite is made at the plate's size), not the plate resized down and up."""
+    plates = write_plates(tmp_path, photo, (64, 48), 2, fmt)
+    matte = write_matte(tmp_path / "half.png", half_matte(64, 48))
+    out = tmp_path / "out" / "shot.####.png"
+    assert main(["stylize", plates, "-s", str(sample_path("starry_night.jpg")), "-o", str(out), "--mask", matte,
+                 "--size", "32", "--iters", "1", "--first-iters", "2", "--device", "cpu", "--seed", "0"]) == 0
+    for number in (1001, 1002):
+        plate = cv2.imread(str(tmp_path / f"shot.{number}.png"), cv2.IMREAD_UNCHANGED).astype(np.int64)
+        output = cv2.imread(str(out).replace("####", str(number)), cv2.IMREAD_UNCHANGED).astype(np.int64)
+        assert output.shape == plate.shape == (48, 64, 3) and output.dtype == plate.dtype
+        assert np.abs(output[:, 32:] - plate[:, 32:]).max() <= tolerance
+        scale = 255 if fmt is None else 65535
+        assert np.abs(output[:, :28] - plate[:, :28]).mean() > 0.03 * scale  # stylised inside
 
 
 def test_resume_with_another_matte_is_refused_and_with_the_same_one_resumes(tmp_path, photo, shared_network, capsys):

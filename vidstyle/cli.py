@@ -134,15 +134,31 @@ def _texture_size(text: str) -> tuple[int, int]:
 
 class _MaskedVideo:
     """A :class:`~vidstyle.temporal.VideoStylizer` whose ``process`` passes each frame's matte, read
-    from a :class:`~vidstyle.io.mask.MaskSource`; everything else is the wrapped stylizer's."""
+    from a :class:`~vidstyle.io.mask.MaskSource`; everything else is the wrapped stylizer's.
 
-    def __init__(self, video, masks):
+    ``at_plate``: the sink writes the input's own frames' size (a sequence output of a sequence
+    input). The output is then composited again at that size: the stylised frame and the matte
+    resized to the plate, and the plate's own pixels where the matte is 0, not the plate resized to
+    the working size and back. The history (temporal term, resume state, warping error) keeps the
+    working-size composite."""
+
+    def __init__(self, video, masks, at_plate: bool = False):
         self.video = video
         self.masks = masks
+        self.at_plate = at_plate
 
     def process(self, frame, progress=None):
         original = getattr(frame, "frame", frame)  # a prepared frame carries the source's Frame
-        return self.video.process(frame, progress=progress, mask=self.masks.for_frame(original))
+        output, report = self.video.process(frame, progress=progress, mask=self.masks.for_frame(original))
+        plate = original.image
+        if not self.at_plate or plate.shape[:2] == output.image.shape[:2]:
+            return output, report
+        from .frames import resize
+
+        size = (plate.shape[1], plate.shape[0])
+        matte = self.masks.for_frame(original, size)[..., None]
+        stylised = resize(self.video.stylised, size)
+        return output.with_image(matte * stylised + (1.0 - matte) * plate), report
 
     def __getattr__(self, name):
         return getattr(self.video, name)
@@ -274,7 +290,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     stylizer = Stylizer(config, styles, weights, device=device)
     video = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed, style_keys=keys)
     if masks is not None:
-        video = _MaskedVideo(video, masks)
+        video = _MaskedVideo(video, masks, at_plate=sequence_out and source.is_sequence)
     summary = _render(source, video, sink, resume, start_number=args.start_number)
     print(summary, file=sys.stderr)
     return 0

@@ -115,6 +115,9 @@ class VideoStylizer:
         self.seed = generator_seed
         self.depth = max(self.config.long_term) if temporal else 0
         self.history: list[HistoryEntry] = []  # most recent last, at most ``depth`` entries
+        # The last frame's stylised result before a matte's composite, (H, W, 3) at the working
+        # size: what a caller compositing at another size (the plate's) needs. None before any frame.
+        self.stylised: np.ndarray | None = None
 
     # -- history (for resume) --------------------------------------------------------------------
     def restore(self, entries: list[HistoryEntry]) -> None:
@@ -191,6 +194,7 @@ class VideoStylizer:
         generator = self._generator(frame)
         result = self.stylizer.stylize(content, init=init, temporal=targets or None, iters=iterations, callback=track, generator=generator)
         output, target = tensor_to_image(result), None
+        self.stylised = output
         if matte is not None:
             # Composite at the working size, before the history keeps it (see the module docstring).
             stylised, m = output, matte[..., None]

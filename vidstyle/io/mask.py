@@ -2,7 +2,8 @@
 
 A matte is read here, at the edge, and handed to the pipeline one frame at a time as float32 (H, W)
 in [0, 1] at the working size (:meth:`MaskSource.for_frame`); :meth:`VideoStylizer.process
-<vidstyle.temporal.VideoStylizer.process>` does the blending. Accepted sources:
+<vidstyle.temporal.VideoStylizer.process>` does the blending. A sequence output of a sequence input
+is composited again at the plate's size (``cli._MaskedVideo``), with the matte asked for at that size. Accepted sources:
 
 - ``alpha``: the input's own alpha channel (a frame sequence with alpha: RGBA PNG/TIFF, EXR);
 - a still image (any format :mod:`vidstyle.io.image` reads): the same matte for every frame;
@@ -52,41 +53,55 @@ def matte_from_rgb(rgb: np.ndarray, linear: bool = False) -> np.ndarray:
 
 
 class MaskSource:
-    """Per-frame mattes for one input, at the working size.
+    """Per-frame mattes for one input, at the working size (or any other size asked for).
 
     Call :meth:`for_frame` with the input's frames in increasing order (frames may be skipped, e.g.
-    already-rendered frames of a resumed sequence).
+    already-rendered frames of a resumed sequence); asking for the same frame again at another size
+    (the working size for the optimiser, the plate's for the composite) reads it only once.
     """
 
     def __init__(self, spec: str, size: tuple[int, int]):
         self.spec = spec
         self.size = size
+        self._last: tuple[tuple[int, int], np.ndarray] | None = None  # (index, number) -> matte as read
 
-    def for_frame(self, frame: Frame) -> np.ndarray:
-        """float32 (H, W) in [0, 1] at the working size for input frame ``frame``."""
+    def for_frame(self, frame: Frame, size: tuple[int, int] | None = None) -> np.ndarray:
+        """float32 (H, W) in [0, 1] for input frame ``frame``, at ``size`` (width, height; default
+        the working size)."""
+        key = (frame.index, frame.number)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._read(frame))
+        return self._fit(self._last[1], size)
+
+    def _read(self, frame: Frame) -> np.ndarray:
+        """The matte for ``frame`` at the resolution it is stored at, float32 (H, W)."""
         raise NotImplementedError
 
     def close(self) -> None:
         """Release any open file."""
 
-    def _fit(self, matte: np.ndarray) -> np.ndarray:
-        return np.clip(resize(np.ascontiguousarray(matte, dtype=np.float32), self.size), 0.0, 1.0)
+    def _fit(self, matte: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        return np.clip(resize(np.ascontiguousarray(matte, dtype=np.float32), size or self.size), 0.0, 1.0)
 
 
 class _StillMask(MaskSource):
     def __init__(self, spec: str, size: tuple[int, int], matte: np.ndarray):
         super().__init__(spec, size)
-        self.matte = self._fit(matte)
+        self.matte = np.ascontiguousarray(matte, dtype=np.float32)
+        self.fitted: dict[tuple[int, int], np.ndarray] = {}
 
-    def for_frame(self, frame: Frame) -> np.ndarray:
-        return self.matte
+    def for_frame(self, frame: Frame, size: tuple[int, int] | None = None) -> np.ndarray:
+        size = tuple(size or self.size)
+        if size not in self.fitted:
+            self.fitted[size] = self._fit(self.matte, size)
+        return self.fitted[size]
 
 
 class _AlphaMask(MaskSource):
-    def for_frame(self, frame: Frame) -> np.ndarray:
+    def _read(self, frame: Frame) -> np.ndarray:
         if frame.alpha is None:
             raise MaskError(f"{OPTION} alpha: input frame {frame.number} has no alpha channel")
-        return self._fit(frame.alpha)
+        return frame.alpha
 
 
 class _NumberedSequenceMask(MaskSource):
@@ -96,18 +111,16 @@ class _NumberedSequenceMask(MaskSource):
         super().__init__(spec, size)
         self.reader = reader
 
-    def for_frame(self, frame: Frame) -> np.ndarray:
-        return self._read(self.reader.path_for(self._number(frame)))
-
-    def _number(self, frame: Frame) -> int:
-        return frame.number
-
-    def _read(self, path: Path) -> np.ndarray:
+    def _read(self, frame: Frame) -> np.ndarray:
+        path = self.reader.path_for(self._number(frame))
         try:
             rgb, _, fmt = read_image(path)
         except ImageError as e:
             raise MaskError(f"{OPTION}: {e}") from None
-        return self._fit(matte_from_rgb(rgb, fmt.linear))
+        return matte_from_rgb(rgb, fmt.linear)
+
+    def _number(self, frame: Frame) -> int:
+        return frame.number
 
 
 class _PositionalSequenceMask(_NumberedSequenceMask):
@@ -129,14 +142,14 @@ class _VideoMask(MaskSource):
         self.current: Frame | None = None
         self.read = 0
 
-    def for_frame(self, frame: Frame) -> np.ndarray:
+    def _read(self, frame: Frame) -> np.ndarray:
         while self.current is None or self.current.index < frame.index:
             try:
                 self.current = next(self.frames)
             except StopIteration:
                 raise MaskError(f"{OPTION} {self.spec} has {self.read} frames; the input has more") from None
             self.read += 1
-        return self._fit(matte_from_rgb(self.current.image))
+        return matte_from_rgb(self.current.image)
 
     def close(self) -> None:
         close = getattr(self.reader, "close", None)
