@@ -1,7 +1,7 @@
 """Measurements behind docs/literature.md: texture synthesis, style keyframes, mattes.
 
     python bench/literature.py texture [--size 128] [--iters 100] [--styles starry_night,...]
-    python bench/literature.py keys    [--size 64] [--frames 24] [--iters 20]
+    python bench/literature.py keys    [--size 64] [--frames 24] [--iters 20] [--seed 0] [--blend-check]
     python bench/literature.py mask    [--size 64] [--frames 24] [--iters 20]
     python bench/literature.py animate [--size 64] [--frames 24] [--iters 20]
 
@@ -94,16 +94,31 @@ def texture(args, net) -> dict:
     return results
 
 
-def clip(size: int, frames: int) -> list[np.ndarray]:
+SHIFT, SCALE = (2.0, 0.5), 0.5
+
+
+def clip(size: int, frames: int, seed: int = 0) -> list[np.ndarray]:
+    """A camera pan over the Tübingen photo. Seed 0: the path centred on the photo (the documented
+    clip); another seed: the same pan started at a random point of the photo (another clip of the
+    same kind, for the spread of a measurement over clips)."""
     photo = load("tubingen")
-    return synth.camera_move(photo, fit_longest_side(16, 9, size), frames, shift_per_frame=(2.0, 0.5), scale=0.5)
+    view = fit_longest_side(16, 9, size)
+    start = None
+    if seed:
+        rng = np.random.default_rng(seed)
+        # The frame covers view / SCALE photo pixels; keep the whole path inside the photo.
+        half_w, half_h = (view[0] / SCALE) / 2 + 2, (view[1] / SCALE) / 2 + 2
+        travel_x, travel_y = SHIFT[0] * (frames - 1), SHIFT[1] * (frames - 1)
+        height, width = photo.shape[:2]
+        start = (rng.uniform(half_w, width - 1 - half_w - travel_x), rng.uniform(half_h, height - 1 - half_h - travel_y))
+    return synth.camera_move(photo, view, frames, shift_per_frame=SHIFT, scale=SCALE, start=start)
 
 
-def run_video(net, styles, frames, config, keys=None, weights=None, mask=None, composite_only=False) -> list[np.ndarray]:
+def run_video(net, styles, frames, config, keys=None, weights=None, mask=None, composite_only=False, seed=0) -> list[np.ndarray]:
     """Stylise ``frames``; ``composite_only``: forget each frame's unshown stylisation, so the next
     frame is held to the composite and trusts it only inside the matte (the alternative design)."""
     size = (frames[0].shape[1], frames[0].shape[0])
-    video = VideoStylizer(Stylizer(config, styles, weights, network=net), size, generator_seed=0, style_keys=keys)
+    video = VideoStylizer(Stylizer(config, styles, weights, network=net), size, generator_seed=seed, style_keys=keys)
     outputs = []
     for i, image in enumerate(frames):
         outputs.append(video.process(Frame(image, i, i), mask=mask)[0].image)
@@ -120,33 +135,67 @@ def rank_correlation(values) -> float:
 
 
 def keys(args, net) -> dict:
-    """A clip morphing from style a to b: Gram distances per frame and warping error vs single style."""
+    """A clip morphing from style a to b: Gram distances per frame and warping error vs single style.
+
+    Also the warping error of a pixel cross-fade of the two single-style runs with the same weights
+    per frame: what any morph costs merely for changing its look from frame to frame (that change
+    is the point, not flicker), so the morph's own excess can be told from it."""
     a, b = args.style_a, args.style_b
     styles = [load(a), load(b)]
-    frames = clip(args.size, args.frames)
-    config = StyleConfig.video().with_(size=args.size, iters=args.iters, first_iters=args.first_iters, seed=0)
+    frames = clip(args.size, args.frames, args.seed)
+    # The seed also seeds the optimiser, but with the content start (content weight > 0) it draws no
+    # noise: for a given clip the run is deterministic. The seed's effect is the clip (see clip()).
+    config = StyleConfig.video().with_(size=args.size, iters=args.iters, first_iters=args.first_iters, seed=args.seed)
     spec = f"0:1,0 {args.frames - 1}:0,1"
-    morph = run_video(net, styles, frames, config, keys=StyleKeys.parse(spec, 2))
-    only_a = run_video(net, styles[:1], frames, config)
-    only_b = run_video(net, styles[1:], frames, config)
+    style_keys = StyleKeys.parse(spec, 2)
+    morph = run_video(net, styles, frames, config, keys=style_keys, seed=args.seed)
+    only_a = run_video(net, styles[:1], frames, config, seed=args.seed)
+    only_b = run_video(net, styles[1:], frames, config, seed=args.seed)
+    weights_b = [style_keys.at(i)[1] for i in range(len(frames))]
+    crossfade = [(1 - w) * x + w * y for w, x, y in zip(weights_b, only_a, only_b)]
     to_a = [style_distance(net, o, styles[0]) for o in morph]
     to_b = [style_distance(net, o, styles[1]) for o in morph]
-    errors = {name: float(np.mean(warping_errors(out, frames)[0])) for name, out in (("morph", morph), ("only_a", only_a), ("only_b", only_b))}
+    runs = (("morph", morph), ("only_a", only_a), ("only_b", only_b), ("crossfade", crossfade))
+    if args.blend_check:
+        # The two styles blended half and half for the whole clip: does a blended target by itself
+        # flicker more than either style, or only a target that moves?
+        runs += (("constant_blend", run_video(net, styles, frames, config, weights=[0.5, 0.5], seed=args.seed)),)
+    per_frame = {name: warping_errors(out, frames)[0] for name, out in runs}
+    errors = {name: float(np.mean(values)) for name, values in per_frame.items()}
+    # The single-style runs' own errors, frame by frame, weighted as the morph weighs the styles there.
+    errors["single_at_same_weights"] = float(np.mean([(1 - w) * x + w * y for w, x, y in
+                                                      zip(weights_b[1:], per_frame["only_a"], per_frame["only_b"])]))
     result = {
         "keys": spec, "styles": [a, b], "size": list(frames[0].shape[1::-1]), "iters": args.iters,
+        "first_iters": args.first_iters, "frames": args.frames, "seed": args.seed,
         "distance_to_a": to_a, "distance_to_b": to_b,
         "rank_correlation_a": rank_correlation(to_a), "rank_correlation_b": rank_correlation(to_b),
         "warping_error": errors,
+        "ratio_to_a": errors["morph"] / errors["only_a"],
+        "ratio_to_b": errors["morph"] / errors["only_b"],
+        "ratio_to_mean": errors["morph"] / ((errors["only_a"] + errors["only_b"]) / 2),
+        "ratio_to_crossfade": errors["morph"] / errors["crossfade"],
+        "ratio_to_single_at_same_weights": errors["morph"] / errors["single_at_same_weights"],
+        "warping_error_per_frame": per_frame,
+        **({"constant_blend_ratio_to_mean": errors["constant_blend"] / ((errors["only_a"] + errors["only_b"]) / 2)}
+           if args.blend_check else {}),
         "warping_error_ratio": errors["morph"] / max(errors["only_a"], errors["only_b"]),
         "only_a_distance_to_a": float(np.mean([style_distance(net, o, styles[0]) for o in only_a])),
         "only_b_distance_to_b": float(np.mean([style_distance(net, o, styles[1]) for o in only_b])),
     }
-    print(f"keys {spec!r} ({a} -> {b}) at {result['size'][0]}x{result['size'][1]}, {args.iters} iters/frame", flush=True)
+    print(f"keys {spec!r} ({a} -> {b}) at {result['size'][0]}x{result['size'][1]}, {args.first_iters}/{args.iters} iters, "
+          f"clip seed {args.seed}", flush=True)
     print("  distance to a: " + " ".join(f"{d:.3g}" for d in to_a))
     print("  distance to b: " + " ".join(f"{d:.3g}" for d in to_b))
     print(f"  rank correlation with frame index: a {result['rank_correlation_a']:+.3f}, b {result['rank_correlation_b']:+.3f}")
-    print(f"  warping error: morph {errors['morph']:.5f}, only a {errors['only_a']:.5f}, only b {errors['only_b']:.5f}; "
-          f"ratio to the larger single-style run {result['warping_error_ratio']:.3f}", flush=True)
+    print(f"  warping error: morph {errors['morph']:.5f}, only a {errors['only_a']:.5f}, only b {errors['only_b']:.5f}, "
+          f"cross-fade of the two {errors['crossfade']:.5f}", flush=True)
+    print(f"  morph / only a {result['ratio_to_a']:.3f}, / only b {result['ratio_to_b']:.3f}, / their mean "
+          f"{result['ratio_to_mean']:.3f}, / cross-fade {result['ratio_to_crossfade']:.3f}, / single-style runs weighted "
+          f"frame by frame as the keys {result['ratio_to_single_at_same_weights']:.3f}", flush=True)
+    if args.blend_check:
+        print(f"  constant half-and-half blend: {errors['constant_blend']:.5f}, "
+              f"{result['constant_blend_ratio_to_mean']:.3f}x the mean of the single-style runs", flush=True)
     return result
 
 
@@ -253,6 +302,8 @@ def main() -> None:
     parser.add_argument("--style-a", default="starry_night")
     parser.add_argument("--style-b", default="the_scream")
     parser.add_argument("--margin", type=int, default=4)
+    parser.add_argument("--blend-check", action="store_true", help="keys: also run both styles blended half and half throughout")
+    parser.add_argument("--seed", type=int, default=0, help="keys: 0 is the documented pan; another seed starts the same pan elsewhere on the photo")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 is faster on a busy machine)")
     args = parser.parse_args()

@@ -112,6 +112,21 @@ def test_video_stylizer_sets_each_frames_weights_from_its_index(vgg, photo, pain
         VideoStylizer(Stylizer(config, [painting], network=vgg), (32, 18), style_keys=keys)
 
 
+def test_keys_that_hold_one_style_give_exactly_the_single_style_run(vgg, photo, painting, scream):
+    """Setting the weights before every frame changes nothing else: keys that keep all the weight on
+    Starry Night give the frames of a Starry-Night-only run, bit for bit."""
+    frames = synth.camera_move(photo, (32, 18), 3, shift_per_frame=(1.0, 0.5), scale=0.4)
+    config = StyleConfig(iters=3, first_iters=5, seed=0)
+
+    def run(styles, keys=None):
+        video = VideoStylizer(Stylizer(config, styles, network=vgg), (32, 18), generator_seed=0, style_keys=keys)
+        return [video.process(Frame(image, i, i))[0].image for i, image in enumerate(frames)]
+
+    held = run([painting, scream], StyleKeys.parse("0:1,0 2:1,0", 2))
+    for a, b in zip(held, run([painting])):
+        assert np.array_equal(a, b)
+
+
 def test_a_clip_morphs_from_one_style_to_the_other_without_extra_flicker(vgg, photo, painting, scream):
     """12 frames at 32x18: the Gram distance to style a rises and to b falls across the clip, and
     the morph flickers no more than 1.2x the single-style runs (24 frames at 64 px: bench/literature.py).
