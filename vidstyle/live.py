@@ -702,7 +702,7 @@ def cmd_live(args: argparse.Namespace, network=None) -> int:
         from .frames import fit_longest_side
 
         device = resolve_device(config.device)
-        configure_cpu_threads()
+        configure_cpu_threads(config.threads)
         stylizers, names = _stylizers(config, styles, args.style, network, device)
         first = capture.first()
         size = fit_longest_side(first.image.shape[1], first.image.shape[0], config.size)
