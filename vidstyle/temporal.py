@@ -52,6 +52,13 @@ from .optimize import Progress, Stylizer, TemporalTarget, image_to_tensor, noise
 from .style_keys import StyleKeys
 
 
+def is_scene_cut(pair: flow.FlowPair, reliable: float) -> bool:
+    """True when fewer than ``reliable`` of the pixels of a frame can be trusted from the previous
+    one: a cut, where the frame starts afresh. The one test shared by the temporal loop and the shot
+    planner of the scale-out (:mod:`vidstyle.shots.plan`), so both split a clip in the same places."""
+    return float(pair.reliability.mean()) < reliable
+
+
 @dataclass(frozen=True)
 class FrameReport:
     """What happened to one frame."""
@@ -169,7 +176,7 @@ class VideoStylizer:
             else:
                 previous_pair = flow.pair(previous.source, source, method=cfg.flow, **self._flow_options())
             reliable_fraction = float(previous_pair.reliability.mean())
-            scene_cut = reliable_fraction < cfg.scene_cut_reliable
+            scene_cut = is_scene_cut(previous_pair, cfg.scene_cut_reliable)
             if scene_cut:
                 self.history = []
             else:
