@@ -288,3 +288,23 @@ def test_a_long_shot_split_into_chunks_shows_no_seam(tmp_path):
     typical = float(np.median(errors["hard"]))
     assert max(errors["hard"]) > 10 * typical  # the seam of a hard switch
     assert max(errors["faded"]) < 0.25 * max(errors["hard"])  # spread over the overlap
+
+
+def test_a_sequence_rendered_in_shots_resumes_per_frame(cut_clip, sequential, tmp_path, capfd):
+    """The last frames of two shots missing, as when workers are killed after saving their state but
+    before writing the frame: those frames are rendered again from each chunk's own resume state and
+    come out as the uninterrupted render's; the other frames are skipped."""
+    out = tmp_path / "f.####.png"
+    command = ["stylize", str(cut_clip), "-s", str(sample_path("starry_night.jpg")), "-o", str(out), *RENDER, "--devices", "cpu,cpu"]
+    assert cli.main(command) == 0
+    written = sorted(tmp_path.glob("f.*.png"))
+    missing = [written[CUTS[1] - 1], written[-1]]  # the last frames of the second and third shots
+    untouched = {p: p.stat().st_mtime_ns for p in written if p not in missing}
+    for path in missing:
+        path.unlink()
+    capfd.readouterr()
+    assert cli.main(command) == 0
+    err = capfd.readouterr().err
+    assert "2 frame(s) stylised" in err and "12 already done" in err
+    assert all(p.stat().st_mtime_ns == t for p, t in untouched.items())
+    _assert_same_frames(_frames(tmp_path), sequential)
