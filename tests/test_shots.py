@@ -214,6 +214,19 @@ def test_unknown_device_is_one_line_before_any_work(cut_clip, tmp_path, capfd):
     assert not (tmp_path / "o.mp4").exists()
 
 
+@pytest.mark.parametrize("address, code, message", [("127.0.0.1:1", 1, "could not reach a Ray cluster at 127.0.0.1:1"),
+                                                    ("nonsense", 2, "expected auto or HOST:PORT")])
+def test_a_ray_address_nobody_answers_is_one_line_in_seconds(cut_clip, tmp_path, capfd, address, code, message):
+    import ray
+
+    assert not ray.is_initialized()  # (these run before the Ray fixture below starts one)
+    assert cli.main(["stylize", str(cut_clip), "-s", str(sample_path("starry_night.jpg")), "-o", str(tmp_path / "o.mp4"),
+                     *RENDER, "--backend", "ray", "--ray-address", address]) == code
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "o.mp4").exists()
+
+
 # ---------------------------------------------------------------------------------------------------
 # Ray, started in this process with 2 CPUs
 

@@ -52,6 +52,7 @@ class RayBackend:
         ray = self.ray = _import_ray()
         self.started_here = not ray.is_initialized()
         if self.started_here:
+            _check_reachable(address)
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                          configure_logging=True)
@@ -101,6 +102,22 @@ class RayBackend:
                 pass
         if self.started_here:
             self.ray.shutdown()
+
+
+def _check_reachable(address: str | None, seconds: float = 5.0) -> None:
+    """Fail in seconds, with one line, for a HOST:PORT nobody listens on: Ray itself retries an
+    unreachable head for minutes, printing warnings."""
+    if not address or address == "auto" or "://" in address:
+        return
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--ray-address: expected auto or HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as error:
+        raise BackendError(f"could not reach a Ray cluster at {address}: {error.strerror or error}") from None
 
 
 class _ProgressBoard:
@@ -159,7 +176,10 @@ class ProcessBackend:
         from ..device import resolve_device
 
         for device in devices:
-            resolve_device(device)  # one line naming a device that does not exist, before any work
+            try:
+                resolve_device(device)  # one line naming a device that does not exist, before any work
+            except ValueError as error:
+                raise ValueError(f"--devices {','.join(devices)}: {str(error).split(': ', 1)[-1]}") from None
         context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
         self._manager = context.Manager()
         self.board = self._manager.dict()

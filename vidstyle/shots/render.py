@@ -50,7 +50,15 @@ def open_backend(config):
 def render_shots(args, config, source, size, styles, weights, keys, sink, resume, progress_bar) -> str:
     """Render on the configured backend; returns the summary line."""
     started = time.perf_counter()
-    chunks, count = find_plan(source, size, config)
+    backend = None
+    try:
+        backend = open_backend(config)  # a cluster or device that is not there fails before the planning pass
+        chunks, count = find_plan(source, size, config)
+    except BaseException:
+        if backend is not None:
+            backend.close()
+        sink.abort()
+        raise
     sequence_output = args.output if getattr(sink, "resumable", False) else None
     jobs = [
         ChunkJob(chunk, args.input, args.frames, args.start_number, size, config, tuple(styles),
@@ -58,7 +66,6 @@ def render_shots(args, config, source, size, styles, weights, keys, sink, resume
                  resume=resume is not None and not resume.overwrite)
         for chunk in chunks
     ]
-    backend = open_backend(config)
     workers = config.workers or backend.slots
     bar = progress_bar(count, "frames", unit="frame")
 
