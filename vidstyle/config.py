@@ -82,7 +82,7 @@ class StyleConfig:
     ray_address: str | None = field(default=None, metadata=_opt("Ray cluster to join: auto or HOST:PORT (default: start Ray on this machine)", group="scale"))
     workers: int | None = field(default=None, metadata=_opt("most chunks rendering at once with --backend ray or --devices (default: one per GPU, or per CPU)", group="scale"))
     devices: str | None = field(default=None, metadata=_opt("render shots in parallel on these devices of this machine, one process each, e.g. cuda:0,cuda:1", group="scale"))
-    # A chunk's frames wait in memory until written (Ray: its object store), W*H*12 bytes each at
+    # A finished chunk of a video waits in the driver until written, W*H*12 bytes a frame at
     # the working size: 240 frames of 1280x720 are 2.6 GB.
     shot_max_frames: int = field(default=240, metadata=_opt("longest run of frames one worker renders; longer shots become chunks that overlap and are cross-faded", group="scale"))
     shot_overlap: int = field(default=8, metadata=_opt("frames shared (and cross-faded) by consecutive chunks of one long shot", group="scale"))

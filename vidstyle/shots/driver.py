@@ -2,8 +2,9 @@
 
 At most ``workers`` chunks are in flight; the rest wait their turn in order, so the earliest frames
 come back first and the single encoder (a video keeps one file, its audio and timing) never waits
-longer than it must. Results are written strictly in frame order; a chunk that finishes early waits
-in memory (Ray: in its object store) until the ones before it are written.
+longer than it must. Results are written strictly in frame order; a chunk that finishes early is
+fetched at once (so that a failed chunk stops the render now, not when its turn comes) and waits in
+this process's memory until the ones before it are written.
 """
 
 from __future__ import annotations
