@@ -92,12 +92,11 @@ def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None =
     given its own), ``threads`` the CPU threads (``--threads`` wins when given);
     ``progress(frames_done)`` is called after each frame (skipped ones included)."""
     from ..cli import _MaskedVideo, _resume_history
+    from ..device import configure_cpu_threads
     from ..io import resume as resume_io
     from ..io.media import open_sink, open_source
     from ..prefetch import prefetch
     from ..temporal import VideoStylizer
-
-    from ..device import configure_cpu_threads
 
     started = time.perf_counter()
     chunk, config = job.chunk, job.config
