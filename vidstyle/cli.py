@@ -132,38 +132,6 @@ def _texture_size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
-class _MaskedVideo:
-    """A :class:`~vidstyle.temporal.VideoStylizer` whose ``process`` passes each frame's matte, read
-    from a :class:`~vidstyle.io.mask.MaskSource`; everything else is the wrapped stylizer's.
-
-    ``at_plate``: the sink writes the input's own frames' size (a sequence output of a sequence
-    input). The output is then composited again at that size: the stylised frame and the matte
-    resized to the plate, and the plate's own pixels where the matte is 0, not the plate resized to
-    the working size and back. The history (temporal term, resume state, warping error) keeps the
-    working-size composite."""
-
-    def __init__(self, video, masks, at_plate: bool = False):
-        self.video = video
-        self.masks = masks
-        self.at_plate = at_plate
-
-    def process(self, frame, progress=None):
-        original = getattr(frame, "frame", frame)  # a prepared frame carries the source's Frame
-        output, report = self.video.process(frame, progress=progress, mask=self.masks.for_frame(original))
-        plate = original.image
-        if not self.at_plate or plate.shape[:2] == output.image.shape[:2]:
-            return output, report
-        from .frames import resize
-
-        size = (plate.shape[1], plate.shape[0])
-        matte = self.masks.for_frame(original, size)[..., None]
-        stylised = resize(self.video.stylised, size)
-        return output.with_image(matte * stylised + (1.0 - matte) * plate), report
-
-    def __getattr__(self, name):
-        return getattr(self.video, name)
-
-
 # ---------------------------------------------------------------------------------------------------
 # paths
 
@@ -254,6 +222,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 def cmd_stylize(args: argparse.Namespace) -> int:
     from .device import configure_cpu_threads, resolve_device
     from .frames import fit_longest_side
+    from .io.mask import MaskedVideo, open_mask
     from .io.media import is_pattern, open_sink, open_source
     from .optimize import Stylizer
     from .temporal import VideoStylizer
@@ -279,8 +248,6 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     check_memory(size, config, device)
     masks = None
     if args.mask:
-        from .io.mask import open_mask
-
         masks = open_mask(args.mask, source, size)
 
     resume = _prepare_resume(args, config, size) if sequence_out else None
@@ -296,7 +263,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     stylizer = Stylizer(config, styles, weights, device=device)
     video = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed, style_keys=keys)
     if masks is not None:
-        video = _MaskedVideo(video, masks, at_plate=sequence_out and source.is_sequence)
+        video = MaskedVideo(video, masks, at_plate=sequence_out and source.is_sequence)
     summary = _render(source, video, sink, resume, start_number=args.start_number)
     print(summary, file=sys.stderr)
     return 0
@@ -346,7 +313,7 @@ def _render(source, video, sink, resume, start_number: int = 0) -> str:
         for prepared in frames:
             if not reports and skipping.count:
                 bar.update(skipping.count)
-                saved = _resume_history(resume, video, sink, skipping.done)
+                saved = resume_io.resume_history(resume.state, video, sink, skipping.done)
                 video.restore(saved)
             output, report = video.process(prepared, progress=lambda p: bar.set_postfix_str(f"it {p.iteration}/{p.total} loss {p.loss:.3g}", refresh=False))
             if resume is not None:
@@ -395,26 +362,6 @@ def _refuse_writing_over_input(source, sink) -> None:
     for number in source.reader.numbers:
         if os.path.realpath(writer.path_for(number)) == os.path.realpath(source.reader.path_for(number)):
             raise UsageError(f"output frame {writer.path_for(number)} is the input frame {number}; choose another output pattern")
-
-
-def _resume_history(resume, video, sink, done):
-    """The history to continue after ``done``, the last frame found finished on disk: the saved
-    state when it reaches that frame, else that frame's output file re-read at the working size
-    (close, not exact: the file was resized to the plate and quantised)."""
-    from .frames import resize
-    from .io import resume as resume_io
-    from .io.image import read_image
-    from .temporal import HistoryEntry
-
-    if not video.depth:
-        return []
-    shape = (video.size[1], video.size[0], 3)
-    entries = [e for e in resume_io.read_state(resume.state)
-               if e.number <= done.number and e.source.shape == e.output.shape == shape]
-    if entries and entries[-1].number == done.number:
-        return entries
-    output = resize(read_image(sink.writer.path_for(done.number))[0], video.size)
-    return [HistoryEntry(done.number, resize(done.image, video.size), output)]
 
 
 def _prepare_resume(args, config, size):

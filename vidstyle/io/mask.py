@@ -3,7 +3,7 @@
 A matte is read here, at the edge, and handed to the pipeline one frame at a time as float32 (H, W)
 in [0, 1] at the working size (:meth:`MaskSource.for_frame`); :meth:`VideoStylizer.process
 <vidstyle.temporal.VideoStylizer.process>` does the blending. A sequence output of a sequence input
-is composited again at the plate's size (``cli._MaskedVideo``), with the matte asked for at that size. Accepted sources:
+is composited again at the plate's size (:class:`MaskedVideo`), with the matte asked for at that size. Accepted sources:
 
 - ``alpha``: the input's own alpha channel (a frame sequence with alpha: RGBA PNG/TIFF, EXR);
 - a still image (any format :mod:`vidstyle.io.image` reads): the same matte for every frame;
@@ -241,3 +241,33 @@ def _check_shape(spec: str, matte_size: tuple[int, int], source) -> None:
 def _check_count(spec: str, frames: int, source) -> None:
     if source.count is not None and frames < source.count:
         raise MaskError(f"{OPTION} {spec} has {frames} frames but the input has {source.count}; a matte video or sequence needs one per input frame")
+
+
+class MaskedVideo:
+    """A :class:`~vidstyle.temporal.VideoStylizer` whose ``process`` passes each frame's matte, read
+    from a :class:`~vidstyle.io.mask.MaskSource`; everything else is the wrapped stylizer's.
+
+    ``at_plate``: the sink writes the input's own frames' size (a sequence output of a sequence
+    input). The output is then composited again at that size: the stylised frame and the matte
+    resized to the plate, and the plate's own pixels where the matte is 0, not the plate resized to
+    the working size and back. The history (temporal term, resume state, warping error) keeps the
+    working-size composite."""
+
+    def __init__(self, video, masks, at_plate: bool = False):
+        self.video = video
+        self.masks = masks
+        self.at_plate = at_plate
+
+    def process(self, frame, progress=None):
+        original = getattr(frame, "frame", frame)  # a prepared frame carries the source's Frame
+        output, report = self.video.process(frame, progress=progress, mask=self.masks.for_frame(original))
+        plate = original.image
+        if not self.at_plate or plate.shape[:2] == output.image.shape[:2]:
+            return output, report
+        size = (plate.shape[1], plate.shape[0])
+        matte = self.masks.for_frame(original, size)[..., None]
+        stylised = resize(self.video.stylised, size)
+        return output.with_image(matte * stylised + (1.0 - matte) * plate), report
+
+    def __getattr__(self, name):
+        return getattr(self.video, name)

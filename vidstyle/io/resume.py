@@ -133,3 +133,21 @@ def write_state(path: Path, entries: list[HistoryEntry]) -> None:
         )
 
     _atomic_write(path, write)
+
+
+def resume_history(state: Path, video, sink, done) -> list[HistoryEntry]:
+    """The history a :class:`~vidstyle.temporal.VideoStylizer` continues from after ``done``, the last
+    frame found finished on disk: the saved ``state`` when it reaches that frame, else that frame's
+    output file (``sink.writer``) re-read at the working size (close, not exact: the file was resized
+    to the plate and quantised)."""
+    from ..frames import resize
+    from .image import read_image
+
+    if not video.depth:
+        return []
+    shape = (video.size[1], video.size[0], 3)
+    entries = [e for e in read_state(state) if e.number <= done.number and e.source.shape == e.output.shape == shape]
+    if entries and entries[-1].number == done.number:
+        return entries
+    output = resize(read_image(sink.writer.path_for(done.number))[0], video.size)
+    return [HistoryEntry(done.number, resize(done.image, video.size), output)]

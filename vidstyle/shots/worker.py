@@ -91,7 +91,6 @@ def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None =
     """Render ``job.chunk``; ``device`` overrides the config's (a Ray GPU task or a local process is
     given its own), ``threads`` the CPU threads (``--threads`` wins when given);
     ``progress(frames_done)`` is called after each frame (skipped ones included)."""
-    from ..cli import _MaskedVideo, _resume_history
     from ..device import configure_cpu_threads
     from ..io import resume as resume_io
     from ..io.media import open_sink, open_source
@@ -105,9 +104,9 @@ def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None =
     stylizer = _stylizer(job, device or config.device)
     video = VideoStylizer(stylizer, job.size, temporal=config.temporal, generator_seed=config.seed, style_keys=job.style_keys)
     if job.mask:
-        from ..io.mask import open_mask
+        from ..io.mask import MaskedVideo, open_mask
 
-        video = _MaskedVideo(video, open_mask(job.mask, source, job.size), at_plate=bool(job.sequence_output) and source.is_sequence)
+        video = MaskedVideo(video, open_mask(job.mask, source, job.size), at_plate=bool(job.sequence_output) and source.is_sequence)
     sink = open_sink(job.sequence_output, source, job.size) if job.sequence_output else None
     state = chunk_state_path(job.sequence_output, chunk) if sink is not None else None
     skipping = types.SimpleNamespace(count=0, done=None)
@@ -132,7 +131,7 @@ def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None =
     try:
         for prepared in frames:
             if not reports and skipping.count:
-                saved = _resume_history(types.SimpleNamespace(state=state), video, sink, skipping.done)
+                saved = resume_io.resume_history(state, video, sink, skipping.done)
                 video.restore(saved)
             output, report = video.process(prepared)
             if state is not None and video.depth:
