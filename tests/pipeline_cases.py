@@ -1,0 +1,156 @@
+"""The render paths whose frames must not change when the pipeline is refactored (issue 14).
+
+Each case renders the bundled clip (or plates cut from it) at a tiny size with ``--seed 0
+--threads 1`` in a subprocess, exactly as a user would, and returns its frames as uint8 arrays:
+
+- ``video``: video in, H.264 video out (decoded back);
+- ``sequence_resumed``: video in, PNG sequence out, SIGKILLed just before its sixth frame is
+  published, then the same command again (the resume path);
+- ``devices``: video in, video out through ``--devices cpu,cpu`` in chunks of 16 frames that
+  overlap by 4 and are cross-faded (the scale-out path);
+- ``matte``: a 64x36 PNG plate sequence in, stylised at 48 px inside a soft half-frame matte,
+  PNG sequence out at plate size (the matte path, composited at the plate).
+
+``python tests/pipeline_cases.py`` records them into ``tests/data/pipeline_reference.npz``; it was
+run once with the code before the refactor (commit b4fe640), and ``test_pipeline_reference.py``
+checks every later version against that file, frame for frame, with a maximum difference of 0.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+REFERENCE = ROOT / "tests" / "data" / "pipeline_reference.npz"
+
+COMMON = ["-s", str(SAMPLES / "starry_night.jpg"), "--size", "48", "--iters", "3", "--first-iters", "6",
+          "--seed", "0", "--threads", "1", "--device", "cpu"]
+
+# Kill the render when it is about to publish (rename into place) a file of this name for the first time.
+KILL_WRAPPER = """
+import os, signal, sys
+target = os.environ["VIDSTYLE_KILL_BEFORE"]
+real_replace = os.replace
+def replace(src, dst, *args, **kwargs):
+    if os.path.basename(os.fspath(dst)) == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *args, **kwargs)
+os.replace = replace
+from vidstyle.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    env.pop("VIDSTYLE_KILL_BEFORE", None)
+    return env
+
+
+def _vidstyle(*args: str, kill_before: str | None = None) -> subprocess.CompletedProcess:
+    env = _environment()
+    if kill_before:
+        env["VIDSTYLE_KILL_BEFORE"] = kill_before
+        command = [sys.executable, "-c", KILL_WRAPPER, *args]
+    else:
+        command = [sys.executable, "-c", "import sys; from vidstyle.cli import main; sys.exit(main(sys.argv[1:]))", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _check(result: subprocess.CompletedProcess, expected: int = 0) -> None:
+    if result.returncode != expected:
+        raise AssertionError(f"exit {result.returncode} (expected {expected}): {result.stderr[-3000:]}")
+
+
+def _video_frames(path: Path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def _sequence_frames(folder: Path, prefix: str) -> np.ndarray:
+    import cv2
+
+    files = sorted(p for p in folder.iterdir() if p.name.startswith(prefix) and p.suffix == ".png")
+    return np.stack([cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in files])
+
+
+def case_video(work: Path) -> np.ndarray:
+    out = work / "video.mp4"
+    _check(_vidstyle("stylize", str(SAMPLES / "clip.mp4"), "-o", str(out), *COMMON))
+    return _video_frames(out)
+
+
+def case_sequence_resumed(work: Path) -> np.ndarray:
+    folder = work / "sequence"
+    args = ("stylize", str(SAMPLES / "clip.mp4"), "-o", str(folder / "out.####.png"), *COMMON)
+    _check(_vidstyle(*args, kill_before="out.0006.png"), expected=-9)
+    done = sorted(p.name for p in folder.glob("out.*.png"))
+    if done != [f"out.000{n}.png" for n in range(1, 6)]:
+        raise AssertionError(f"the killed render should have left frames 1-5, found {done}")
+    _check(_vidstyle(*args))
+    return _sequence_frames(folder, "out.")
+
+
+def case_devices(work: Path) -> np.ndarray:
+    out = work / "devices.mp4"
+    _check(_vidstyle("stylize", str(SAMPLES / "clip.mp4"), "-o", str(out), *COMMON,
+                     "--devices", "cpu,cpu", "--shot-max-frames", "16", "--shot-overlap", "4"))
+    return _video_frames(out)
+
+
+def write_plates(folder: Path, count: int = 12) -> Path:
+    """The first ``count`` frames of the bundled clip as 64x36 8-bit PNG plates numbered from 1001,
+    and a soft half-frame matte (white on the left, a 16-pixel ramp in the middle)."""
+    import av
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with av.open(str(SAMPLES / "clip.mp4")) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index == count:
+                break
+            rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (64, 36), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(folder / f"plate.{1001 + index}.png"), rgb[..., ::-1])
+    ramp = np.clip((40 - np.arange(64)) / 16.0, 0.0, 1.0)
+    matte = np.round(255 * np.tile(ramp, (36, 1))).astype(np.uint8)
+    cv2.imwrite(str(folder / "matte.png"), matte)
+    return folder
+
+
+def case_matte(work: Path) -> np.ndarray:
+    plates = write_plates(work / "plates")
+    folder = work / "matte"
+    _check(_vidstyle("stylize", str(plates / "plate.####.png"), "-o", str(folder / "out.####.png"), *COMMON,
+                     "--mask", str(plates / "matte.png")))
+    return _sequence_frames(folder, "out.")
+
+
+CASES = {"video": case_video, "sequence_resumed": case_sequence_resumed, "devices": case_devices, "matte": case_matte}
+
+
+def run_case(name: str, work: Path) -> np.ndarray:
+    (work / name).mkdir(parents=True, exist_ok=True)
+    return CASES[name](work / name)
+
+
+def record(work: Path) -> dict[str, np.ndarray]:
+    return {name: run_case(name, work) for name in CASES}
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        frames = record(Path(folder))
+    REFERENCE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(REFERENCE, **frames)
+    for name, value in frames.items():
+        print(f"{name}: {value.shape} {value.dtype}")

@@ -1,0 +1,28 @@
+"""The render pipeline gives the frames it gave before it was refactored (issue 14).
+
+``tests/data/pipeline_reference.npz`` holds the frames of each case of ``pipeline_cases.py`` as
+rendered by the code before the one frame loop and the engine interface existed (commit b4fe640).
+The same commands today must give the same frames: the same uint8 values, not close ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pipeline_cases
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with np.load(pipeline_cases.REFERENCE) as data:
+        return {name: data[name] for name in data.files}
+
+
+@pytest.mark.parametrize("name", list(pipeline_cases.CASES))
+def test_frames_equal_the_pre_refactor_reference(name, reference, tmp_path):
+    frames = pipeline_cases.run_case(name, tmp_path)
+    expected = reference[name]
+    assert frames.shape == expected.shape, f"{name}: {frames.shape} frames, the reference has {expected.shape}"
+    difference = int(np.abs(frames.astype(np.int16) - expected.astype(np.int16)).max())
+    assert difference == 0, f"{name}: frames differ from the reference by up to {difference}/255"
