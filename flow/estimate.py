@@ -164,7 +164,9 @@ def _dis_object(preset: str, settings: tuple[tuple[str, Any], ...], warm_shape: 
     key = (preset, settings, warm_shape)
     dis = cache.get(key)
     if dis is None:
-        dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        # DISOpticalFlow.create is the same factory as the legacy cv2.DISOpticalFlow_create, and the
+        # one OpenCV's type stubs list.
+        dis = cv2.DISOpticalFlow.create(DIS_PRESETS[preset])
         for name, value in settings:
             getattr(dis, _DIS_SETTERS[name])(value)
         cache[key] = dis
@@ -196,8 +198,9 @@ def _estimate_farneback(a: np.ndarray, b: np.ndarray, init_flow: np.ndarray | No
     if init_flow is not None:
         flags |= cv2.OPTFLOW_USE_INITIAL_FLOW
         initial = init_flow.copy()
+    # OpenCV takes None for "no initial flow"; its type stubs declare the flow argument as an array.
     flow_ab = cv2.calcOpticalFlowFarneback(
-        _to_gray_u8(a), _to_gray_u8(b), initial, p["pyr_scale"], p["levels"], p["winsize"],
+        _to_gray_u8(a), _to_gray_u8(b), initial, p["pyr_scale"], p["levels"], p["winsize"],  # type: ignore[arg-type]
         p["iterations"], p["poly_n"], p["poly_sigma"], flags,
     )
     return np.ascontiguousarray(flow_ab, dtype=np.float32)

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from vidstyle import bench
+from vidstyle.cli import bench as bench_command
 from vidstyle.flops import vgg_flops
 
 REQUIRED = ("ms_per_iter", "iters_per_s", "device", "width", "height", "tflops", "peak_mem_mb")
@@ -18,7 +19,7 @@ REQUIRED = ("ms_per_iter", "iters_per_s", "device", "width", "height", "tflops",
 def bench_parser() -> argparse.ArgumentParser:
     """A parser with `bench` registered the way cli.build_parser registers it."""
     parser = argparse.ArgumentParser(prog="vidstyle")
-    bench.add_parser(parser.add_subparsers(dest="command"))
+    bench_command.add_parser(parser.add_subparsers(dest="command"))
     return parser
 
 
@@ -72,7 +73,7 @@ def test_bad_size_is_a_value_error_naming_the_option(text):
 def test_bad_size_fails_before_any_work():
     args = bench_parser().parse_args(["bench", "--size", "12", "--device", "cpu"])
     with pytest.raises(ValueError, match=r"WIDTHxHEIGHT.*'12'"):
-        bench.cmd_bench(args)
+        bench_command.run(args)
 
 
 def test_size_too_small_for_relu5_1_says_how_small_it_may_be():

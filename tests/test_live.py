@@ -18,25 +18,19 @@ import pytest
 import torch
 
 from vidstyle import cli, live
+from vidstyle.cli import live as live_command
+from vidstyle.cli import options
+from vidstyle.config import StyleConfig
 from vidstyle.frames import resize
 from vidstyle.io.camera import Capture, CaptureError, parse_source
 from vidstyle.io.image import read_image, write_image
 from vidstyle.io.video import VideoReader, probe
 from vidstyle.live import Action, LiveState, handle_key
 
-# Runs the real CLI entry point (cli.main: one-line errors, exit codes) with `live` registered even
-# where cli.build_parser does not register it itself yet; where it does, this changes nothing.
+# Runs the real CLI entry point (cli.main: one-line errors, exit codes).
 _CLI_SHIM = """
-import argparse, sys
-from vidstyle import cli, live
-_build = cli.build_parser
-def build_parser():
-    parser = _build()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "live" not in sub.choices:
-        live.add_parser(sub)
-    return parser
-cli.build_parser = build_parser
+import sys
+from vidstyle import cli
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -56,9 +50,9 @@ def run_live(*args, env=None, prefix=(), timeout=300):
 
 
 def live_parser():
-    parser = cli._Parser(prog="vidstyle")
-    commands = parser.add_subparsers(dest="command", parser_class=cli._Parser)
-    live.add_parser(commands)
+    parser = options.Parser(prog="vidstyle")
+    commands = parser.add_subparsers(dest="command", parser_class=options.Parser)
+    live_command.add_parser(commands)
     return parser
 
 
@@ -260,8 +254,8 @@ def test_missing_camera_is_a_capture_error():
 def test_live_defaults_come_from_the_live_preset(clip_and_style):
     clip, style = clip_and_style
     args = live_parser().parse_args(["live", "-s", str(style), "--source", str(clip)])
-    config = cli._config_from(args, live.live_config())
-    assert (config.size, config.iters) == (live.LIVE_DEFAULTS["size"], live.LIVE_DEFAULTS["iters"])
+    config = options.config_from(args, StyleConfig.live())
+    assert (config.size, config.iters, config.flow_preset) == (256, 3, "ultrafast")
     assert args.source == str(clip) and args.pace == "auto" and not args.no_window
 
 
@@ -276,7 +270,7 @@ def test_headless_file_records_every_shown_frame_at_working_size(tmp_path, clip_
         "live", "--source", str(clip), "-s", str(style), "--size", "64", "--iters", "3", "--no-window",
         "--max-frames", "20", "--record", str(record), "--device", "cpu",
     ])
-    assert live.cmd_live(args, network=vgg) == 0
+    assert live_command.run(args, network=vgg) == 0
     info = probe(record)
     assert info.frame_count == 20
     # 96x64 -> 64x43; yuv420p stores the odd height with one repeated row.

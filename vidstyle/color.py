@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["keep_content_colors", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+
+
 # BT.601 full-range RGB -> YCbCr, for images in [0, 1].
 _RGB_TO_YCBCR = torch.tensor(
     [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]

@@ -7,6 +7,9 @@ import os
 import torch
 
 
+__all__ = ["available_memory", "configure_cpu_threads", "resolve_device"]
+
+
 def resolve_device(spec: str = "auto") -> torch.device:
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N`` -> a usable device.
 

@@ -20,6 +20,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+__all__ = ["VGG19Features", "WeightsError", "activation_bytes", "conv_shapes", "load_weights"]
+
+
 # (block, number of convs, channels) of VGG-19's conv stack.
 _BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -120,6 +123,10 @@ class VGG19Features(nn.Module):
     ``conv*``, ``pool*``). It runs only as deep as the deepest requested layer.
     """
 
+    # Buffers registered in __init__ (nn.Module's __getattr__ would type them as Tensor | Module).
+    mean: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, weights: dict[str, tuple[torch.Tensor, torch.Tensor]], convention: str = "caffe"):
         super().__init__()
         self.convention = convention
@@ -128,6 +135,7 @@ class VGG19Features(nn.Module):
             if name.startswith("conv"):
                 weight, bias = weights[name]
                 conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
+                assert conv.bias is not None  # nn.Conv2d has a bias unless bias=False is passed
                 with torch.no_grad():
                     conv.weight.copy_(weight)
                     conv.bias.copy_(bias)

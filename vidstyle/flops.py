@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from .config import CONTENT_LAYER, STYLE_LAYERS
 from .features import LAYER_ORDER, conv_shapes
 
+__all__ = ["FlopCount", "deepest_layer", "gram_flops", "layer_sizes", "vgg_flops"]
+
+
 #: The layers the default losses read (style Grams and the content layer).
 DEFAULT_LAYERS: tuple[str, ...] = (*STYLE_LAYERS, CONTENT_LAYER)
 

@@ -15,6 +15,9 @@ from fractions import Fraction
 import numpy as np
 
 
+__all__ = ["Frame", "fit_longest_side", "resize", "to_float", "to_uint8"]
+
+
 @dataclass(frozen=True)
 class Frame:
     """One decoded frame.

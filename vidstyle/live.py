@@ -13,7 +13,7 @@ preview that converges within a second or two of live video and then stays stabl
 
 Everything that needs a screen lives in :class:`Window`; keys go through the pure
 :func:`handle_key`, and :class:`LiveSession` does the rest without any GUI, so all of it is testable
-headless. :func:`cmd_live` is the CLI command (registered by :func:`add_parser`).
+headless. The command is :mod:`vidstyle.cli.live`.
 
 Decisions (see docs/live.md):
 
@@ -37,32 +37,24 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import StyleConfig
 
-# The live preset on top of StyleConfig.video(): a small working size and a few iterations per frame
-# keep the loop interactive. The first frame gets no more than the others: because each frame starts
-# from the warped previous output, the style builds up over the following frames instead of freezing
-# the preview for seconds at the start.
-# Adam, not L-BFGS: with a fresh optimiser every frame and 3 iterations, L-BFGS spends 7 evaluations
-# (its line search) and barely moves off the camera image, which then blurs under repeated warping;
-# Adam spends 3 and stylises visibly within a few frames. Measured at 64 px on a 96x64 camera move,
-# 12 frames: style loss 3.6e6 (L-BFGS) vs 2.9e5 (Adam, lr 5); a 300-iteration still reaches 2.7e4.
-# lr 2.5 rather than 5: over 20 frames the same style loss (2.5e5) with a third of the flicker
-# (warping error 0.00019 vs 0.00059; the source's own is 0.00007). With Adam the flicker depends on
-# the step size, hardly on the temporal weight (0.00058 with it switched off).
-# (Candidates for vidstyle/config.py as StyleConfig.live(); kept here until config.py has them.)
-LIVE_DEFAULTS: dict[str, object] = {"size": 256, "iters": 3, "first_iters": 3, "optimizer": "adam", "lr": 2.5}
+if TYPE_CHECKING:
+    from .engine import FrameReport
 
-# DIS options for the live loop: OpenCV's fastest preset. The tuned "medium" default spends its time
-# on sub-pixel accuracy that a 3-iteration preview cannot show.
-LIVE_FLOW_OPTIONS: dict[str, object] = {"preset": "ultrafast"}
+__all__ = [
+    "Action", "LiveSession", "LiveState", "LiveStats", "Recorder", "Window", "display_problem",
+    "handle_key", "live_config", "render_overlay", "run_loop", "stylizers_for"
+]
+
 
 # +/- multiply or divide the style weight by 2, at most this many times either way.
 MAX_STRENGTH_STEPS = 8
@@ -78,8 +70,8 @@ KEY_ESC = 27
 
 
 def live_config() -> StyleConfig:
-    """The defaults of ``vidstyle live``: :meth:`StyleConfig.video` with :data:`LIVE_DEFAULTS`."""
-    return dataclasses.replace(StyleConfig.video(), **LIVE_DEFAULTS)
+    """The defaults of ``vidstyle live``: :meth:`StyleConfig.live`."""
+    return StyleConfig.live()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -171,7 +163,6 @@ class LiveSession:
         seed: seeds each frame's noise (only used with ``init="noise"``).
         side_by_side: start with camera | stylised.
         snapshot_dir: where the s key writes PNGs.
-        flow_options: extra options for :func:`flow.estimate` (default :data:`LIVE_FLOW_OPTIONS`).
     """
 
     def __init__(
@@ -184,7 +175,6 @@ class LiveSession:
         seed: int | None = None,
         side_by_side: bool = False,
         snapshot_dir: str | os.PathLike = ".",
-        flow_options: dict | None = None,
     ):
         if not stylizers or len(names) != len(stylizers):
             raise ValueError(f"expected one name per stylizer, got {len(stylizers)} stylizers and {len(names)} names")
@@ -194,13 +184,13 @@ class LiveSession:
         self.size = size
         self.state = LiveState(styles=len(self.stylizers), side_by_side=side_by_side)
         self.snapshot_dir = Path(snapshot_dir)
-        self.video = _live_video_stylizer(
-            self.stylizers[0], size, temporal=temporal, generator_seed=seed,
-            flow_options=LIVE_FLOW_OPTIONS if flow_options is None else flow_options,
-        )
+        from .temporal import VideoStylizer  # here: importing temporal.py loads torch
+
+        # The flow preset (ultrafast for live) comes with the config, as every other setting.
+        self.video = VideoStylizer(self.stylizers[0], size, temporal=temporal, generator_seed=seed)
         self.camera: np.ndarray | None = None  # last input at the working size, (H, W, 3)
         self.output: np.ndarray | None = None  # last stylised frame, (H, W, 3)
-        self.report = None  # last FrameReport
+        self.report: FrameReport | None = None  # the last frame's
         self.frames = 0
         self.snapshots: list[Path] = []
 
@@ -260,6 +250,8 @@ class LiveSession:
             if not path.exists():
                 break
             number += 1
+        if self.output is None:
+            raise RuntimeError("no frame has been stylised yet")
         write_image(path, self.output)  # atomic: a temporary beside it, renamed into place
         self.snapshots.append(path)
         return path
@@ -279,33 +271,6 @@ class LiveSession:
         return lines
 
 
-_LIVE_VIDEO_CLASS = None
-
-
-def _live_video_stylizer(stylizer, size, *, temporal, generator_seed, flow_options):
-    """A VideoStylizer whose DIS flow gets ``flow_options`` (the live preset).
-
-    VideoStylizer passes options to the flow only for RAFT (its weights file); a subclass hooks that
-    same place to add DIS options, until temporal.py takes flow options from the config. Built on
-    first use: importing temporal.py pulls in torch, and the CLI imports this module to build its
-    parser.
-    """
-    global _LIVE_VIDEO_CLASS
-    if _LIVE_VIDEO_CLASS is None:
-        from .temporal import VideoStylizer
-
-        class LiveVideoStylizer(VideoStylizer):
-            def _flow_options(self) -> dict:
-                options = super()._flow_options()
-                if self.config.flow == "dis":
-                    options = {**self.flow_options, **options}
-                return options
-
-        _LIVE_VIDEO_CLASS = LiveVideoStylizer
-    video = _LIVE_VIDEO_CLASS(stylizer, size, temporal=temporal, generator_seed=generator_seed)
-    video.flow_options = dict(flow_options)
-    return video
-
 
 # ---------------------------------------------------------------------------------------------------
 # display
@@ -319,20 +284,20 @@ def display_problem(environ: dict | None = None, platform: str | None = None) ->
     WAYLAND_DISPLAY is set; an X display's server accepts a connection; a Wayland-only session has a
     Qt Wayland plugin (the opencv-python wheels ship only xcb).
     """
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     platform = sys.platform if platform is None else platform
     if platform.startswith(("win", "darwin", "cygwin")):
         return None  # native window systems, always there for a desktop session
-    if environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
+    if env.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
         return None  # Qt draws without an X/Wayland server
-    display, wayland = environ.get("DISPLAY", ""), environ.get("WAYLAND_DISPLAY", "")
+    display, wayland = env.get("DISPLAY", ""), env.get("WAYLAND_DISPLAY", "")
     if not display and not wayland:
         return "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are not set)"
     if display:
         if not _x_server_reachable(display):
             return f"cannot connect to the X display {display!r} (no X server there)"
         return None
-    if not _qt_has_wayland(environ):
+    if not _qt_has_wayland(env):
         return f"Wayland display {wayland!r} but this OpenCV's Qt has no Wayland plugin (set DISPLAY for XWayland)"
     return None
 
@@ -627,116 +592,7 @@ def _window_image(session: LiveSession, fps: float | None) -> np.ndarray:
     return render_overlay(session.view(), session.overlay_lines(fps), panels=2 if session.state.side_by_side else 1)
 
 
-# ---------------------------------------------------------------------------------------------------
-# the command
-
-
-def add_parser(commands) -> argparse.ArgumentParser:
-    """Register ``vidstyle live`` on the CLI's subparsers action; returns its parser."""
-    from . import cli
-
-    live = commands.add_parser(
-        "live", help="live stylised preview of a camera, a video file or a stream",
-        description="Stylise a camera (or a video file, or a stream URL) live, each frame warm-started from "
-        "the previous one. Keys in the window: " + KEYS_HELP + ".",
-    )
-    live.add_argument("--source", default="0", metavar="SOURCE",
-                      help="camera index (0, 1, ...), video file, or stream URL (default: 0, the first camera)")
-    live.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
-                      help="style image; repeat to preload several and switch between them with n/p")
-    live.add_argument("--record", metavar="VIDEO", help="also write what is shown to this video file, at the real rate")
-    live.add_argument("--no-window", action="store_true", help="run without a window (with --record, or to measure speed)")
-    live.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    live.add_argument("--side-by-side", action="store_true", help="start with camera | stylised (c toggles)")
-    live.add_argument("--pace", choices=("auto", "realtime", "every"), default="auto",
-                      help="file sources: realtime plays at the file's rate and drops frames it cannot keep up "
-                      "with; every stylises every frame in order; auto: realtime with a window, every with "
-                      "--no-window (cameras and streams are always realtime)")
-    live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where the s key saves PNG snapshots (default: .)")
-    _add_config_options_live(live)
-    cli._add_common(live)
-    live.set_defaults(func=cmd_live)
-    return live
-
-
-def _add_config_options_live(parser: argparse.ArgumentParser) -> None:
-    from . import cli
-
-    cli._add_config_options(parser, "style", "video", "encode", defaults=live_config())
-
-
-def cmd_live(args: argparse.Namespace, network=None) -> int:
-    """Run ``vidstyle live``. ``network``: an already loaded VGG19Features to reuse (tests, callers
-    that run several sessions); loaded from ``--weights`` (or the bundled weights) when None."""
-    import cv2  # noqa: F401  before anything imports PyAV: see _x_library_clash
-
-    from .cli import UsageError, _config_from, _read_style_images, check_output
-    from .io.camera import Capture, file_exists, parse_source
-
-    # Everything the user can get wrong is checked before torch is imported and the network loaded
-    # (several seconds on a CPU), so a wrong --source or a missing display fails at once.
-    config = _config_from(args, live_config())
-    if config.flow == "raft" and not config.flow_weights:
-        raise UsageError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
-    show = not args.no_window
-    if show:
-        problem = display_problem()
-        if problem:
-            raise UsageError(f"{problem}; use --no-window to run without one (add --record FILE to keep the result)")
-    snapshot_dir = Path(args.snapshot_dir)
-    if show and not snapshot_dir.is_dir():
-        raise UsageError(f"--snapshot-dir {snapshot_dir} is not a folder")
-    source = parse_source(args.source)
-    if args.record:
-        check_output(args.record, [*([source] if file_exists(source) else []), *args.style], args.overwrite)
-    styles = _read_style_images(args.style)  # every style loaded up front: n/p must not stall on disk
-    pace = args.pace == "realtime" or (args.pace == "auto" and show)
-    capture = Capture(source, pace=pace)  # CaptureError (exit 2) for a missing camera or bad URL, at once
-
-    recorder = None
-    window = None
-    try:
-        from .device import configure_cpu_threads, resolve_device
-        from .frames import fit_longest_side
-
-        device = resolve_device(config.device)
-        configure_cpu_threads(config.threads)
-        stylizers, names = _stylizers(config, styles, args.style, network, device)
-        first = capture.first()
-        size = fit_longest_side(first.image.shape[1], first.image.shape[0], config.size)
-        session = LiveSession(stylizers, names, size, temporal=config.temporal, seed=config.seed,
-                              side_by_side=args.side_by_side, snapshot_dir=snapshot_dir)
-        if args.record:
-            width = size[0] * (2 if args.side_by_side else 1)
-            recorder = Recorder(args.record, width, size[1], capture.fps or 30.0, config.codec, config.crf, config.pix_fmt)
-        print(f"vidstyle live: {capture.describe()} at {size[0]}x{size[1]}, {config.iters} iteration(s) per frame on "
-              f"{device}" + (f"; keys: {KEYS_HELP}" if show else ""), file=sys.stderr)
-        if show:
-            window = Window()
-        # A file read frame by frame must not lose its first frame; a live source has moved on since.
-        stats = run_loop(session, capture, window=window, recorder=recorder, max_frames=args.max_frames,
-                         record_side_by_side=args.side_by_side, first=first if not capture.latest_only else None)
-        if recorder is not None:
-            recorder.close()
-            recorder = None
-    finally:
-        if recorder is not None:
-            recorder.abort()
-        if window is not None:
-            window.close()
-        capture.close()
-    summary = stats.summary()
-    if args.record:
-        summary += f"; recorded {args.record}"
-    for path in session.snapshots:
-        print(f"snapshot {path}", file=sys.stderr)
-    print(summary, file=sys.stderr)
-    return 0
-
-
-def _stylizers(config, styles, paths, network, device):
+def stylizers_for(config, styles, paths, network, device):
     """One Stylizer per style image, all sharing one network (loaded once)."""
     from .features import VGG19Features
     from .optimize import Stylizer

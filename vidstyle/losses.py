@@ -9,8 +9,12 @@ knows about devices, files or the optimiser.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
+
+
+__all__ = ["blend_grams", "content_loss", "gram", "style_loss", "temporal_loss", "tv_loss"]
 
 
 def _at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
@@ -68,7 +72,8 @@ def blend_grams(grams: Sequence[torch.Tensor], weights: Sequence[float]) -> torc
     total = float(sum(weights))
     if total <= 0 or any(w < 0 for w in weights):
         raise ValueError(f"style weights must be >= 0 and not all zero, got {list(weights)}")
-    return sum(g * (w / total) for g, w in zip(grams, weights))
+    # sum() starts from the int 0, but grams is not empty, so the result is a tensor.
+    return cast(torch.Tensor, sum(g * (w / total) for g, w in zip(grams, weights)))
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,9 @@ from .features import VGG19Features
 from .frames import fit_longest_side, resize
 
 
+__all__ = ["content_distance", "frame_warping_error", "style_distance", "warping_errors"]
+
+
 def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
 
@@ -59,10 +62,12 @@ def warping_errors(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray],
 
     output_errors: list[float] = []
     source_errors: list[float] = []
-    previous_output = previous_source = None
+    previous_output: np.ndarray | None = None
+    previous_source: np.ndarray | None = None
     for output, source in zip(outputs, sources, strict=True):
         source = resize(source, (output.shape[1], output.shape[0]))
         if previous_output is not None:
+            assert previous_source is not None  # both are set together
             pair = flow.pair(previous_source, source, method=method)
             reliability = pair.reliability if region is None else pair.reliability * region
             output_errors.append(frame_warping_error(output, previous_output, pair.backward, reliability))

@@ -28,6 +28,12 @@ from .config import StyleConfig
 from .features import VGG19Features
 from .frames import fit_longest_side, resize
 
+__all__ = [
+    "Progress", "Stylizer", "TemporalTarget", "image_to_tensor", "memory_needed", "noise_like",
+    "tensor_to_image"
+]
+
+
 # Pixel scale of Ruder et al.'s weights (see module docstring).
 PIXEL_SCALE = 255.0
 # Early stopping compares the loss now with the loss this many iterations ago.
@@ -249,6 +255,7 @@ class Stylizer:
             feats = self.features(pixels / PIXEL_SCALE)
             loss = style_weight * losses.style_loss(feats, grams, self.layer_weights)
             if content_weight:
+                assert content_target is not None  # computed above whenever content_weight is set
                 loss = loss + content_weight * losses.content_loss(feats[cfg.content_layer], content_target)
             if tv_weight:
                 loss = loss + tv_weight * losses.tv_loss(pixels)
@@ -317,11 +324,11 @@ class Stylizer:
                     break
                 previous = value
         elif cfg.optimizer == "adam":
-            optimizer = torch.optim.Adam([pixels], lr=cfg.lr)
+            adam = torch.optim.Adam([pixels], lr=cfg.lr)
             previous = None
             for iteration in range(1, iters + 1):
                 closure()
-                optimizer.step()
+                adam.step()
                 with torch.no_grad():
                     pixels.clamp_(0.0, PIXEL_SCALE)
                 value = report(iteration)

@@ -25,6 +25,9 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
+__all__ = ["BackgroundSink", "Prefetcher", "prefetch"]
+
+
 T = TypeVar("T")
 
 # Markers put on the queues next to the items; never seen by users.
@@ -168,7 +171,7 @@ class BackgroundSink:
     ``close`` waits until every frame is written, then closes the wrapped sink; ``abort`` drops the
     frames not yet written and aborts the wrapped sink. An exception raised by the wrapped sink's
     ``write`` is re-raised by the next ``write`` or by ``close``; frames after it are not written.
-    Other attributes (e.g. ``exists``) pass through to the wrapped sink.
+    ``exists`` and ``path_for`` ask the wrapped sink.
 
     The caller must not modify a frame after handing it to ``write``.
 
@@ -253,8 +256,12 @@ class BackgroundSink:
         self._finished = True
         self.sink.abort()
 
-    def __getattr__(self, name: str) -> Any:
-        # Only called for attributes not found on self: pass them through (e.g. sink.exists).
-        if name == "sink":  # not yet set (during __init__): avoid infinite recursion
-            raise AttributeError(name)
-        return getattr(self.sink, name)
+    # The rest of the sink interface (vidstyle.io.media.Sink) answers for the wrapped sink. A
+    # background sink is never resumable: its frames are final only after close().
+    resumable = False
+
+    def exists(self, number: int) -> bool:
+        return bool(self.sink.exists(number))
+
+    def path_for(self, number: int) -> str | None:
+        return self.sink.path_for(number)

@@ -18,6 +18,9 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
+__all__ = ["StyleKeys"]
+
+
 OPTION = "--style-keys"
 
 
@@ -62,7 +65,8 @@ class StyleKeys:
         keys = text.split()
         if not keys:
             raise ValueError(f"{OPTION}: expected keys like \"0:1,0 120:0,1\" (frame:one weight per style), got {text!r}")
-        frames, weights = [], []
+        frames: list[int] = []
+        weights: list[tuple[float, ...]] = []
         for key in keys:
             frame_text, colon, weight_text = key.partition(":")
             if not colon or not weight_text:

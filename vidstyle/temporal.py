@@ -40,16 +40,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 import flow
 
+from .config import StyleConfig
+from .engine import FrameReport, HistoryEntry, PreparedFrame
 from .frames import Frame, resize
 from .optimize import Progress, Stylizer, TemporalTarget, image_to_tensor, noise_like, tensor_to_image
 from .style_keys import StyleKeys
+
+__all__ = ["VideoStylizer", "flow_options", "is_scene_cut"]
+
+
+def flow_options(config: StyleConfig) -> dict:
+    """What the configured flow method takes besides the two frames, all of it from the config: the
+    weights file for RAFT, the preset for DIS."""
+    if config.flow == "raft":
+        return {"weights": config.flow_weights}
+    if config.flow == "dis":
+        return {"preset": config.flow_preset}
+    return {}
 
 
 def is_scene_cut(pair: flow.FlowPair, reliable: float) -> bool:
@@ -59,47 +72,9 @@ def is_scene_cut(pair: flow.FlowPair, reliable: float) -> bool:
     return float(pair.reliability.mean()) < reliable
 
 
-@dataclass(frozen=True)
-class FrameReport:
-    """What happened to one frame."""
-
-    index: int
-    number: int
-    iterations: int
-    loss: float
-    seconds: float
-    fresh_start: bool  # first frame, scene cut, or --no-temporal
-    scene_cut: bool
-    reliable_fraction: float | None  # fraction of pixels trusted from the previous frame
-    warp_error: float | None  # E_warp of this output against the warped previous output
-
-
-@dataclass(frozen=True)
-class PreparedFrame:
-    """A frame with its working-size input and the flow pair with the previous input (or None)."""
-
-    frame: Frame
-    source: np.ndarray
-    pair: flow.FlowPair | None
-    previous_number: int | None = None
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """A finished frame, at the working size: its number, input and stylised output (H, W, 3) [0, 1].
-
-    ``target``: what later frames are held to, (H, W, 3), when it differs from ``output`` (a frame
-    composited with a matte: the composite inside, the unshown stylised result outside); None:
-    ``output``."""
-
-    number: int
-    source: np.ndarray
-    output: np.ndarray
-    target: np.ndarray | None = None
-
-
 class VideoStylizer:
-    """Stylises a stream of frames one after the other, each warm-started from the previous.
+    """Stylises a stream of frames one after the other, each warm-started from the previous: the
+    optimiser as an :class:`~vidstyle.engine.Engine`.
 
     Args:
         stylizer: the one-frame optimiser (holds network, style targets and config).
@@ -160,8 +135,9 @@ class VideoStylizer:
         the last one in the history (a resumed or restarted stream recomputes it)."""
         started = time.perf_counter()
         cfg, device = self.config, self.stylizer.device
-        prepared = frame if isinstance(frame, PreparedFrame) else None
-        frame = prepared.frame if prepared else frame
+        prepared: PreparedFrame | None = None
+        if isinstance(frame, PreparedFrame):
+            prepared, frame = frame, frame.frame
         source = prepared.source if prepared else resize(frame.image, self.size)
         content = image_to_tensor(source, device)
         matte = self._matte(mask)
@@ -240,9 +216,7 @@ class VideoStylizer:
         return np.clip(resize(np.ascontiguousarray(matte), self.size), 0.0, 1.0)
 
     def _flow_options(self) -> dict:
-        if self.config.flow == "raft":
-            return {"weights": self.config.flow_weights}
-        return {}
+        return flow_options(self.config)
 
     def _temporal_targets(self, source: np.ndarray, previous_pair: flow.FlowPair, matte: np.ndarray | None = None) -> list[TemporalTarget]:
         """Warped previous outputs with closest-first masks, nearest (t-1) first; ``matte``: this

@@ -30,11 +30,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..frames import to_float
 from .video import VideoReader
+
+if TYPE_CHECKING:  # OpenCV is imported only when a camera or URL is opened
+    import cv2
 
 __all__ = ["Captured", "Capture", "CaptureError", "parse_source"]
 
@@ -140,9 +144,10 @@ class Capture:
         self._ended = False
         self._error: BaseException | None = None
         self._stopping = False
-        self._capture = None  # cv2.VideoCapture for cameras and URLs
+        self._capture: cv2.VideoCapture | None = None  # for cameras and URLs
         self._reader: VideoReader | None = None
         if self.kind == "file":
+            assert isinstance(self.source, str)  # an int source is a camera
             self._reader = VideoReader(self.source)  # MediaError (one line, names the file) if unusable
             self.fps = float(self._reader.info.fps)
             self.width, self.height = self._reader.info.width, self._reader.info.height
@@ -218,7 +223,8 @@ class Capture:
 
     def _produce_file(self) -> None:
         assert self._reader is not None
-        started, first = None, None
+        started: float | None = None
+        first: float | None = None
         with self._reader as reader:
             for frame in reader:
                 seconds = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
@@ -226,6 +232,7 @@ class Capture:
                     # Real rate: frame k is due (its pts - the first pts) after the first was read.
                     if started is None:
                         started, first = time.perf_counter(), seconds
+                    assert first is not None  # set together with started
                     delay = started + (seconds - first) - time.perf_counter()
                     if delay > 0 and self._sleep(delay):
                         return
@@ -234,6 +241,7 @@ class Capture:
 
     def _produce_cv2(self) -> None:
         capture, index, failures = self._capture, 0, 0
+        assert capture is not None  # opened by _open_cv2 before the thread starts
         while not self._stopping:
             ok, bgr = capture.read()  # blocks until the camera delivers: the camera paces us
             if not ok or bgr is None:

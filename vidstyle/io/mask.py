@@ -3,7 +3,7 @@
 A matte is read here, at the edge, and handed to the pipeline one frame at a time as float32 (H, W)
 in [0, 1] at the working size (:meth:`MaskSource.for_frame`); :meth:`VideoStylizer.process
 <vidstyle.temporal.VideoStylizer.process>` does the blending. A sequence output of a sequence input
-is composited again at the plate's size (:class:`MaskedVideo`), with the matte asked for at that size. Accepted sources:
+is composited again at the plate's size (:class:`MaskedEngine`), with the matte asked for at that size. Accepted sources:
 
 - ``alpha``: the input's own alpha channel (a frame sequence with alpha: RGBA PNG/TIFF, EXR);
 - a still image (any format :mod:`vidstyle.io.image` reads): the same matte for every frame;
@@ -23,14 +23,22 @@ input, ``alpha`` for an input without alpha.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..engine import Engine, FrameReport, HistoryEntry, PreparedFrame
 from ..frames import Frame, resize
 from .image import SUPPORTED_EXTENSIONS, ImageError, read_image, srgb_to_linear
+from .media import Source
 from .sequence import SequenceError, SequenceReader
+
+if TYPE_CHECKING:
+    from ..optimize import Progress
+
+__all__ = ["MaskError", "MaskSource", "MaskedEngine", "mask_record", "matte_from_rgb", "open_mask"]
 
 OPTION = "--mask"
 # Mattes may differ from the input in size (a proxy-resolution roto), not in shape: beyond this
@@ -91,10 +99,10 @@ class _StillMask(MaskSource):
         self.fitted: dict[tuple[int, int], np.ndarray] = {}
 
     def for_frame(self, frame: Frame, size: tuple[int, int] | None = None) -> np.ndarray:
-        size = tuple(size or self.size)
-        if size not in self.fitted:
-            self.fitted[size] = self._fit(self.matte, size)
-        return self.fitted[size]
+        wanted = (size or self.size)[0], (size or self.size)[1]
+        if wanted not in self.fitted:
+            self.fitted[wanted] = self._fit(self.matte, wanted)
+        return self.fitted[wanted]
 
 
 class _AlphaMask(MaskSource):
@@ -174,7 +182,7 @@ def mask_record(spec: str | None) -> str | dict | None:
     return {"path": os.path.abspath(spec), "sha256": file_digest(spec)}
 
 
-def open_mask(spec: str, source, size: tuple[int, int]) -> MaskSource:
+def open_mask(spec: str, source: Source, size: tuple[int, int]) -> MaskSource:
     """The matte source for ``--mask SPEC`` and an opened input.
 
     Args:
@@ -187,13 +195,13 @@ def open_mask(spec: str, source, size: tuple[int, int]) -> MaskSource:
     from .media import is_pattern
 
     if spec == "alpha":
-        if not (source.is_sequence and getattr(source.reader, "has_alpha", False)):
+        if not (isinstance(source.reader, SequenceReader) and source.reader.has_alpha):
             raise MaskError(f"{OPTION} alpha: the input {source.path} has no alpha channel (use a matte file, or a sequence with alpha)")
         return _AlphaMask(spec, size)
 
     if is_pattern(spec):
         try:
-            if source.is_sequence:
+            if isinstance(source.reader, SequenceReader):
                 reader = SequenceReader(spec, ",".join(map(str, source.reader.numbers)))
             else:
                 reader = SequenceReader(spec)
@@ -219,16 +227,16 @@ def open_mask(spec: str, source, size: tuple[int, int]) -> MaskSource:
     from .video import MediaError, VideoReader
 
     try:
-        reader = VideoReader(os.fspath(path))
+        video = VideoReader(os.fspath(path))
     except MediaError as e:
         raise MaskError(f"{OPTION}: {e}") from None
-    _check_shape(spec, (reader.info.width, reader.info.height), source)
-    if reader.info.frame_count is not None:
-        _check_count(spec, reader.info.frame_count, source)
-    return _VideoMask(spec, size, reader)
+    _check_shape(spec, (video.info.width, video.info.height), source)
+    if video.info.frame_count is not None:
+        _check_count(spec, video.info.frame_count, source)
+    return _VideoMask(spec, size, video)
 
 
-def _check_shape(spec: str, matte_size: tuple[int, int], source) -> None:
+def _check_shape(spec: str, matte_size: tuple[int, int], source: Source) -> None:
     width, height = matte_size
     expected = source.width / source.height
     if abs(width / height - expected) > ASPECT_TOLERANCE * expected:
@@ -238,14 +246,16 @@ def _check_shape(spec: str, matte_size: tuple[int, int], source) -> None:
         )
 
 
-def _check_count(spec: str, frames: int, source) -> None:
+def _check_count(spec: str, frames: int, source: Source) -> None:
     if source.count is not None and frames < source.count:
         raise MaskError(f"{OPTION} {spec} has {frames} frames but the input has {source.count}; a matte video or sequence needs one per input frame")
 
 
-class MaskedVideo:
-    """A :class:`~vidstyle.temporal.VideoStylizer` whose ``process`` passes each frame's matte, read
-    from a :class:`~vidstyle.io.mask.MaskSource`; everything else is the wrapped stylizer's.
+class MaskedEngine:
+    """An :class:`~vidstyle.engine.Engine` that stylises only inside a matte: each frame's matte is
+    read from a :class:`MaskSource` and handed to the wrapped engine's ``process``, which composites
+    (and decides what its history keeps). Everything else is the wrapped engine's, through the
+    interface.
 
     ``at_plate``: the sink writes the input's own frames' size (a sequence output of a sequence
     input). The output is then composited again at that size: the stylised frame and the matte
@@ -253,21 +263,46 @@ class MaskedVideo:
     the working size and back. The history (temporal term, resume state, warping error) keeps the
     working-size composite."""
 
-    def __init__(self, video, masks, at_plate: bool = False):
-        self.video = video
+    def __init__(self, engine: Engine, masks: MaskSource, at_plate: bool = False):
+        self.engine = engine
         self.masks = masks
         self.at_plate = at_plate
 
-    def process(self, frame, progress=None):
-        original = getattr(frame, "frame", frame)  # a prepared frame carries the source's Frame
-        output, report = self.video.process(frame, progress=progress, mask=self.masks.for_frame(original))
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.engine.size
+
+    @property
+    def depth(self) -> int:
+        return self.engine.depth
+
+    @property
+    def history(self) -> list[HistoryEntry]:
+        return self.engine.history
+
+    @property
+    def stylised(self) -> np.ndarray | None:
+        return self.engine.stylised
+
+    def prepare(self, frames: Iterable[Frame]) -> Iterator[PreparedFrame]:
+        return self.engine.prepare(frames)
+
+    def restore(self, entries: list[HistoryEntry]) -> None:
+        self.engine.restore(entries)
+
+    def process(self, frame: Frame | PreparedFrame, progress: Callable[[Progress], None] | None = None,
+                mask: np.ndarray | None = None) -> tuple[Frame, FrameReport]:
+        """``mask`` (a matte on top of this one) multiplies this frame's matte."""
+        original = frame.frame if isinstance(frame, PreparedFrame) else frame
+        matte = self.masks.for_frame(original)
+        if mask is not None:
+            matte = matte * np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), (matte.shape[1], matte.shape[0])), 0.0, 1.0)
+        output, report = self.engine.process(frame, progress=progress, mask=matte)
         plate = original.image
-        if not self.at_plate or plate.shape[:2] == output.image.shape[:2]:
+        stylised = self.engine.stylised
+        if not self.at_plate or plate.shape[:2] == output.image.shape[:2] or stylised is None:
             return output, report
         size = (plate.shape[1], plate.shape[0])
-        matte = self.masks.for_frame(original, size)[..., None]
-        stylised = resize(self.video.stylised, size)
-        return output.with_image(matte * stylised + (1.0 - matte) * plate), report
+        plate_matte = self.masks.for_frame(original, size)[..., None]
+        return output.with_image(plate_matte * resize(stylised, size) + (1.0 - plate_matte) * plate), report
 
-    def __getattr__(self, name):
-        return getattr(self.video, name)

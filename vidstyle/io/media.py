@@ -9,11 +9,15 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, runtime_checkable
 
+from ..config import CODEC, CRF, PIX_FMT
 from ..frames import Frame
 from .sequence import SequenceError, SequenceReader, SequenceWriter, parse_pattern
 from .video import VideoReader, VideoWriter
+
+
+__all__ = ["SequenceSink", "Sink", "Source", "VideoSink", "is_pattern", "open_sink", "open_source"]
 
 
 def is_pattern(spec: str | os.PathLike) -> bool:
@@ -37,20 +41,26 @@ class Source:
     count: int | None  # frames expected, when known
     is_sequence: bool
     path: str
-    reader: object  # VideoReader or SequenceReader, for details (skipped frames, format, numbers)
+    reader: SequenceReader | VideoReader  # for details (skipped frames, format, numbers, audio)
+
+    @property
+    def audio_path(self) -> str | None:
+        """The file whose sound track a video made from this source carries: the input itself when
+        it is a video with audio, else None."""
+        return self.path if isinstance(self.reader, VideoReader) and self.reader.info.has_audio else None
 
 
 def open_source(spec: str | os.PathLike, frames: str | None = None) -> Source:
     """Open a video file or a frame-sequence pattern; ``frames`` (``1001-1100x2``) only for sequences."""
     spec = os.fspath(spec)
     if is_pattern(spec):
-        reader = SequenceReader(spec, frames)
-        return Source(iter(reader), reader.width, reader.height, None, None, len(reader), True, spec, reader)
+        sequence = SequenceReader(spec, frames)
+        return Source(iter(sequence), sequence.width, sequence.height, None, None, len(sequence), True, spec, sequence)
     if frames:
         raise ValueError("--frames selects frames of a sequence pattern; the input is a video file")
-    reader = VideoReader(spec)
-    info = reader.info
-    return Source(_video_frames(reader), info.width, info.height, info.fps, info.time_base, info.frame_count, False, spec, reader)
+    video = VideoReader(spec)
+    info = video.info
+    return Source(_video_frames(video), info.width, info.height, info.fps, info.time_base, info.frame_count, False, spec, video)
 
 
 def _video_frames(reader: VideoReader) -> Iterator[Frame]:
@@ -58,8 +68,23 @@ def _video_frames(reader: VideoReader) -> Iterator[Frame]:
         yield from reader
 
 
+@runtime_checkable
 class Sink(Protocol):
+    """Where the frame loop puts its frames, in order.
+
+    - ``resumable``: every frame is final once written (a frame sequence), so a rerun may skip the
+      frames that :meth:`exists` finds; False for a file that appears only when closed (a video).
+    - :meth:`path_for`: the file that holds (or will hold) frame ``number``; None when frames are not
+      files of their own.
+    - :meth:`close` finishes the output; :meth:`abort` is called instead after a failure or an
+      interrupt and leaves no partial file (what is final, a sequence's frames, stays).
+    """
+
+    resumable: bool
+
     def write(self, frame: Frame) -> None: ...
+    def exists(self, number: int) -> bool: ...
+    def path_for(self, number: int) -> str | None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
 
@@ -77,6 +102,9 @@ class SequenceSink:
 
     def exists(self, number: int) -> bool:
         return self.writer.exists(number)
+
+    def path_for(self, number: int) -> str | None:
+        return os.fspath(self.writer.path_for(number))
 
     def close(self) -> None:
         pass
@@ -99,6 +127,9 @@ class VideoSink:
     def exists(self, number: int) -> bool:
         return False
 
+    def path_for(self, number: int) -> str | None:
+        return None
+
     def close(self) -> None:
         self.writer.close()
 
@@ -112,9 +143,9 @@ def open_sink(
     size: tuple[int, int],
     *,
     fps: Fraction | None = None,
-    codec: str = "libx264",
-    crf: int = 18,
-    pix_fmt: str = "yuv420p",
+    codec: str = CODEC,
+    crf: int = CRF,
+    pix_fmt: str = PIX_FMT,
 ) -> SequenceSink | VideoSink:
     """The sink for ``spec``: a sequence pattern or a video file.
 
@@ -124,12 +155,12 @@ def open_sink(
     spec = os.fspath(spec)
     if is_pattern(spec):
         plate = (source.width, source.height) if source.is_sequence else size
-        fmt = source.reader.format if source.is_sequence else None
+        fmt = source.reader.format if isinstance(source.reader, SequenceReader) else None
         return SequenceSink(SequenceWriter(spec, fmt=fmt, size=plate))
     rate = fps or source.fps
     if rate is None:
         raise ValueError("a frame sequence has no frame rate of its own: give --fps to write a video")
-    audio = source.path if not source.is_sequence and source.reader.info.has_audio else None
+    audio = source.audio_path
     time_base = None if fps is not None else source.time_base
     writer = VideoWriter(Path(spec), size[0], size[1], rate, time_base=time_base, codec=codec, crf=crf, pix_fmt=pix_fmt, audio_from=audio)
     return VideoSink(writer)

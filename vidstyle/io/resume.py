@@ -22,12 +22,21 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..temporal import HistoryEntry
-from .sequence import parse_pattern
+from ..engine import Engine, HistoryEntry
+from ..frames import Frame
+from .media import Sink
+from .sequence import SequenceWriter, parse_pattern
+
+__all__ = [
+    "ResumeState", "cleanup_temporaries", "differences", "file_digest", "open_resume", "read_settings",
+    "read_state", "resume_history", "sidecar_paths", "write_settings", "write_state",
+]
 
 
 def sidecar_paths(output_pattern: str | os.PathLike) -> tuple[Path, Path]:
@@ -135,19 +144,70 @@ def write_state(path: Path, entries: list[HistoryEntry]) -> None:
     _atomic_write(path, write)
 
 
-def resume_history(state: Path, video, sink, done) -> list[HistoryEntry]:
-    """The history a :class:`~vidstyle.temporal.VideoStylizer` continues from after ``done``, the last
-    frame found finished on disk: the saved ``state`` when it reaches that frame, else that frame's
-    output file (``sink.writer``) re-read at the working size (close, not exact: the file was resized
-    to the plate and quantised)."""
+def resume_history(state: Path, engine: Engine, sink: Sink, done: Frame) -> list[HistoryEntry]:
+    """The history an engine continues from after ``done``, the last frame found finished on disk:
+    the saved ``state`` when it reaches that frame, else that frame's output file (``sink``)
+    re-read at the working size (close, not exact: the file was resized to the plate and
+    quantised)."""
     from ..frames import resize
     from .image import read_image
 
-    if not video.depth:
+    if not engine.depth:
         return []
-    shape = (video.size[1], video.size[0], 3)
+    shape = (engine.size[1], engine.size[0], 3)
     entries = [e for e in read_state(state) if e.number <= done.number and e.source.shape == e.output.shape == shape]
     if entries and entries[-1].number == done.number:
         return entries
-    output = resize(read_image(sink.writer.path_for(done.number))[0], video.size)
-    return [HistoryEntry(done.number, resize(done.image, video.size), output)]
+    path = sink.path_for(done.number)
+    if path is None:
+        raise ValueError(f"cannot resume after frame {done.number}: the output keeps no file per frame")
+    output = resize(read_image(path)[0], engine.size)
+    return [HistoryEntry(done.number, resize(done.image, engine.size), output)]
+
+
+class ResumeState:
+    """The resume policy of one sequence render (or one chunk of a scale-out render): whether the
+    finished frames of an earlier run are skipped, and the state file written before each frame.
+
+    The frame loop (:func:`vidstyle.render.render`) calls :meth:`restore` once, before the first
+    frame it renders after skipped ones, and :meth:`save` after each frame it renders, before that
+    frame is written: the state then holds the engine's history plus one entry more, so a kill
+    between the two still finds the frames before the missing one."""
+
+    def __init__(self, state: Path, skip_finished: bool = True):
+        self.state = Path(state)
+        self.skip_finished = skip_finished
+        self.saved: list[HistoryEntry] = []  # what the state file holds
+
+    def restore(self, engine: Engine, sink: Sink, done: Frame) -> None:
+        """Continue ``engine`` after ``done``, the last finished frame found on disk."""
+        self.saved = resume_history(self.state, engine, sink, done)
+        engine.restore(self.saved)
+
+    def save(self, engine: Engine) -> None:
+        """Write the engine's history (and the entry before it) as the state."""
+        latest = {e.number for e in engine.history}
+        self.saved = ([e for e in self.saved if e.number not in latest] + engine.history)[-(engine.depth + 1):]
+        write_state(self.state, self.saved)
+
+
+def open_resume(output_pattern: str, settings: dict[str, Any], overwrite: bool,
+                refuse: Callable[[str], Exception] = ValueError) -> ResumeState:
+    """Compare ``settings`` with those of earlier runs into the same output sequence, clean up what a
+    killed run left, record the new settings and return the render's resume policy.
+
+    A different earlier run is refused (``refuse(message)`` is raised) unless ``overwrite``, which
+    also drops the old state so every frame is rendered again."""
+    settings_path, state_path = sidecar_paths(output_pattern)
+    settings = json.loads(json.dumps(settings))  # compare as the file will hold them (tuples -> lists)
+    old = read_settings(settings_path)
+    SequenceWriter(output_pattern).cleanup_temporaries()
+    cleanup_temporaries(output_pattern)
+    if old is not None and not overwrite:
+        changed = differences(old, settings)
+        if changed:
+            raise refuse(f"{settings_path} records other settings ({'; '.join(changed[:3])}); use --overwrite to re-render with the new ones")
+    if overwrite:
+        state_path.unlink(missing_ok=True)
+    write_settings(settings_path, settings)
+    return ResumeState(state_path, skip_finished=not overwrite)

@@ -32,6 +32,7 @@ import os
 from collections.abc import Iterator, Sequence
 from functools import reduce
 from pathlib import Path
+from typing import cast
 
 import cv2
 import fileseq
@@ -117,7 +118,7 @@ def parse_frames(spec: str) -> list[int]:
             f"frame range {text!r} is reversed or out of order: frames must increase "
             f"(write e.g. {min(frames)}-{max(frames)})"
         )
-    return frames
+    return cast(list[int], frames)  # all whole numbers: checked above
 
 
 def format_numbers(numbers: Sequence[int], limit: int = 20) -> str:

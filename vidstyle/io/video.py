@@ -20,11 +20,12 @@ import weakref
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping, cast
 
 import av
 import numpy as np
 
+from vidstyle.config import CODEC, CRF, PIX_FMT
 from vidstyle.frames import Frame, to_float, to_uint8
 
 __all__ = [
@@ -479,9 +480,9 @@ class VideoWriter:
         height: int,
         fps: Fraction | int | float,
         time_base: Fraction | None = None,
-        codec: str = "libx264",
-        crf: int | None = 18,
-        pix_fmt: str = "yuv420p",
+        codec: str = CODEC,
+        crf: int | None = CRF,
+        pix_fmt: str = PIX_FMT,
         audio_from: str | os.PathLike | None = None,
         metadata: Mapping[str, str] | None = None,
     ):
@@ -530,10 +531,10 @@ class VideoWriter:
         self._finalizer = weakref.finalize(self, _remove, self._tmp)
         self._container: av.container.OutputContainer | None = None
         self._audio_src: av.container.InputContainer | None = None
-        self._audio_packets = None
+        self._audio_packets: Iterator[av.Packet[Any]] | None = None
         self._pending_audio: av.Packet | None = None
         self._audio_map: dict[int, av.stream.Stream] = {}
-        self._stream = None
+        self._stream: av.video.stream.VideoStream | None = None
         self._started = False
         self._last_pts: int | None = None
         self.frames_written = 0
@@ -555,12 +556,13 @@ class VideoWriter:
             ) from None
         out = self._container
         try:
-            stream = out.add_stream(encoder.name, rate=self.fps)
+            # A video stream: the encoder was checked to be a video encoder in __init__.
+            stream = cast("av.video.stream.VideoStream", out.add_stream(encoder.name, rate=self.fps))
         except ValueError as e:
             raise MediaError(f"{self.path}: {e}") from None
         stream.width, stream.height = self.encoded_size
         stream.pix_fmt = self.pix_fmt
-        options: dict[str, str] = {}
+        options: dict[str, object] = {}  # the type of Stream.options
         if self.crf is not None and self.codec in _CRF_CODECS:
             options["crf"] = str(int(self.crf))
             if self.codec == "libvpx-vp9":
@@ -584,6 +586,7 @@ class VideoWriter:
         tags: dict[str, str] = {}
         if audio_from is not None:
             self._add_audio(audio_from)
+            assert self._audio_src is not None  # opened by _add_audio
             tags.update(_public_tags(self._audio_src.metadata))
         if metadata:
             tags.update({str(k): str(v) for k, v in metadata.items()})
@@ -591,11 +594,12 @@ class VideoWriter:
             out.metadata[k] = v
 
     def _add_audio(self, audio_from) -> None:
+        assert self._container is not None and self._stream is not None  # set up by _open first
         p, src = _open_input(audio_from)
         self._audio_src = src
-        for s in src.streams.video:
-            if not _is_cover_art(s) and s.language and s.language != "und":
-                self._stream.metadata["language"] = s.language
+        for video in src.streams.video:
+            if not _is_cover_art(video) and video.language and video.language != "und":
+                self._stream.metadata["language"] = video.language
                 break
         streams = list(src.streams.audio)
         for s in streams:
@@ -624,6 +628,7 @@ class VideoWriter:
             self.abort()
 
     def _start(self, frame: Frame) -> None:
+        assert self._container is not None and self._stream is not None  # set up by _open
         tb = self._time_base or frame.time_base or 1 / self.fps
         if not self._container.format.flags & _AVFMT_VARIABLE_FPS:
             # AVI and friends store one frame per tick: a fine time base would become thousands of
@@ -638,6 +643,7 @@ class VideoWriter:
         self._started = True
 
     def _pts(self, frame: Frame) -> int:
+        assert self._time_base is not None  # chosen by _start
         if frame.pts is None:
             if self._last_pts is None:
                 return 0
@@ -677,6 +683,8 @@ class VideoWriter:
         try:
             if not self._started:
                 self._start(frame)
+            # _open set these up and _start chose the time base; only close/abort clear them.
+            assert self._container is not None and self._stream is not None and self._time_base is not None
             pts = self._pts(frame)
             if self._last_pts is not None and pts <= self._last_pts:
                 raise MediaError(
@@ -716,9 +724,11 @@ class VideoWriter:
                 self._pending_audio = packet
             packet = self._pending_audio
             ts = packet.dts if packet.dts is not None else packet.pts
+            assert ts is not None  # packets without timestamps were skipped above
             if until is not None and ts * packet.time_base > until:
                 return
             packet.stream = self._audio_map[packet.stream.index]
+            assert self._container is not None  # audio is copied only while the file is open
             self._container.mux(packet)
             self._pending_audio = None
 
@@ -731,6 +741,7 @@ class VideoWriter:
         try:
             if self.frames_written == 0:
                 raise MediaError(f"{self.path}: no frames were written")
+            assert self._container is not None and self._stream is not None  # open until close/abort
             self._container.mux(self._stream.encode(None))  # drain the encoder's delayed frames
             self._mux_audio(until=None)
             self._container.close()

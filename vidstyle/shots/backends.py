@@ -13,10 +13,15 @@ dependency (``pip install vidstyle[ray]``), imported only when ``--backend ray``
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
+from typing import Any
 
 from .worker import ChunkJob, ChunkResult, render_chunk
+
+__all__ = ["BackendError", "ProcessBackend", "RayBackend"]
+
 
 # A worker that dies (killed, out of memory, node lost) has its chunk rerun this many times.
 RAY_TASK_RETRIES = 3
@@ -92,7 +97,7 @@ class RayBackend:
         """``{chunk id: (frames done, worker pid)}`` as last reported."""
         return self.ray.get(self.progress_actor.snapshot.remote())
 
-    def close(self, handles: list = ()) -> None:
+    def close(self, handles: Sequence[Any] = ()) -> None:
         """Cancel what still runs (``force`` kills the workers: an interrupted render stops now) and
         shut down a Ray instance this backend started."""
         for handle in handles:
@@ -124,7 +129,7 @@ class _ProgressBoard:
     """A Ray actor that workers report to and the driver reads: the latest count per chunk, so a
     retried chunk counts its frames once (and its count falls back while it redoes them)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.done: dict[int, tuple[int, int]] = {}
 
     def report(self, chunk: int, frames: int, pid: int) -> None:
@@ -213,7 +218,7 @@ class ProcessBackend:
         except (OSError, EOFError):
             return {}
 
-    def close(self, handles: list = ()) -> None:
+    def close(self, handles: Sequence[Future] = ()) -> None:
         """Stop the workers; chunks still running are abandoned (an interrupt must not wait for them)."""
         running = [h for h in handles if not h.done()]
         if running:

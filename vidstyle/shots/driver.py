@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..engine import FrameReport
 from ..frames import Frame
-from ..temporal import FrameReport
 from .plan import Chunk, crossfade_weight
 from .worker import ChunkJob, ChunkResult
+
+__all__ = ["RenderStats", "blend", "run"]
+
 
 POLL_SECONDS = 0.5
 

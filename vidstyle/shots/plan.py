@@ -22,6 +22,9 @@ import numpy as np
 import flow
 
 
+__all__ = ["Chunk", "check_chunking", "crossfade_weight", "find_cuts", "plan_chunks", "shot_ranges"]
+
+
 @dataclass(frozen=True)
 class Chunk:
     """Frames ``start`` (inclusive) to ``stop`` (exclusive), by 0-based input index, rendered by one

@@ -1,19 +1,29 @@
-"""``vidstyle stylize --backend ray`` / ``--devices``: the command's scale-out path.
+"""``vidstyle stylize --backend ray`` / ``--devices``: the pipeline's scale-out path.
 
-Called by :func:`vidstyle.cli.cmd_stylize` with what it has already checked and opened (source,
-sink, resume settings); builds the jobs, picks the backend and runs the driver with one progress
-bar. The driver process never loads VGG-19: only workers optimise.
+Called by :func:`vidstyle.pipeline.stylize_video` with what it has already checked and opened
+(source, sink, resume settings); builds the jobs, picks the backend and runs the driver with one
+progress display. The driver process never loads VGG-19: only workers optimise, each chunk through
+the one frame loop (:func:`vidstyle.render.render`).
 """
 
 from __future__ import annotations
 
 import time
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..frames import resize
+from ..io.media import Sink, Source
+from ..io.resume import ResumeState
+from ..render import RenderResult
+from ..request import StylizeRequest
+from ..temporal import flow_options
 from . import backends, driver, plan
 from .worker import ChunkJob
+
+if TYPE_CHECKING:
+    from ..pipeline import ProgressFactory
+
+__all__ = ["find_plan", "open_backend", "render_shots"]
 
 
 def find_plan(source, size: tuple[int, int], config) -> tuple[list[plan.Chunk], int]:
@@ -26,8 +36,7 @@ def find_plan(source, size: tuple[int, int], config) -> tuple[list[plan.Chunk], 
             yield resize(frame.image, size)
 
     if config.temporal:
-        options = {"weights": config.flow_weights} if config.flow == "raft" else {}
-        cuts = plan.find_cuts(working_size_frames(), config.flow, config.scene_cut_reliable, **options)
+        cuts = plan.find_cuts(working_size_frames(), config.flow, config.scene_cut_reliable, **flow_options(config))
         overlap = config.shot_overlap
     else:
         for _ in working_size_frames():
@@ -47,8 +56,23 @@ def open_backend(config):
     return backends.ProcessBackend(devices, config.threads)
 
 
-def render_shots(args, config, source, size, styles, weights, keys, sink, resume, progress_bar) -> str:
-    """Render on the configured backend; returns the summary line."""
+class _Shown:
+    """Absolute frame counts from the driver, as increments for a RenderProgress."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.shown = progress, total, 0
+
+    def __call__(self, done: int) -> None:
+        done = min(done, self.total)
+        if done > self.shown:
+            self.progress.advance(done - self.shown)
+            self.shown = done
+
+
+def render_shots(request: StylizeRequest, source: Source, size: tuple[int, int], styles, sink: Sink,
+                 resume: ResumeState | None, progress: "ProgressFactory | None" = None) -> RenderResult:
+    """Render on the configured backend; returns what the render did, its summary naming the shots."""
+    config = request.config
     started = time.perf_counter()
     backend = None
     try:
@@ -59,35 +83,19 @@ def render_shots(args, config, source, size, styles, weights, keys, sink, resume
             backend.close()
         sink.abort()
         raise
-    sequence_output = args.output if getattr(sink, "resumable", False) else None
-    jobs = [
-        ChunkJob(chunk, args.input, args.frames, args.start_number, size, config, tuple(styles),
-                 tuple(weights) if weights else None, keys, args.mask, sequence_output,
-                 resume=resume is not None and not resume.overwrite)
-        for chunk in chunks
-    ]
+    jobs = [ChunkJob(chunk, request, size, tuple(styles), sequence_output=sink.resumable,
+                     resume=resume is not None and resume.skip_finished)
+            for chunk in chunks]
     workers = config.workers or backend.slots
-    bar = progress_bar(count, "frames", unit="frame")
-
-    def show(done: int) -> None:
-        bar.n = min(done, count)
-        bar.refresh()
-
     try:
-        stats = driver.run(jobs, backend, workers, sink.write, sink.exists, on_progress=show)
+        if progress is None:
+            stats = driver.run(jobs, backend, workers, sink.write, sink.exists)
+        else:
+            with progress(count) as shown:
+                stats = driver.run(jobs, backend, workers, sink.write, sink.exists, on_progress=_Shown(shown, count))
         sink.close()
     except BaseException:
         sink.abort()
         raise
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - started
-    rendered = len({r.index for r in stats.reports})
-    parts = [f"{rendered} frame(s) stylised in {elapsed:.1f} s ({elapsed / max(rendered, 1):.2f} s/frame)",
-             f"{stats.shots} shot(s) in {stats.chunks} chunk(s) on {min(workers, len(jobs))} {backend.name} worker(s)"]
-    if stats.skipped:
-        parts.append(f"{stats.skipped} already done")
-    errors = [r.warp_error for r in stats.reports if r.warp_error is not None]
-    if errors:
-        parts.append(f"mean warping error {np.mean(errors):.5f}")
-    return "; ".join(parts)
+    split = f"{stats.shots} shot(s) in {stats.chunks} chunk(s) on {min(workers, len(jobs))} {backend.name} worker(s)"
+    return RenderResult(stats.reports, stats.skipped, time.perf_counter() - started, details=(split,))

@@ -14,37 +14,40 @@ from __future__ import annotations
 
 import os
 import time
-import types
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config import StyleConfig
+from ..engine import Engine, FrameReport
 from ..frames import Frame
-from ..style_keys import StyleKeys
-from ..temporal import FrameReport
+from ..optimize import Progress
+from ..request import StylizeRequest
 from .plan import Chunk
+
+__all__ = ["ChunkJob", "ChunkResult", "chunk_state_path", "render_chunk"]
 
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """Everything a worker needs, picklable. Paths must be readable (and ``output`` writable) where
-    the worker runs: on a cluster, shared storage."""
+    """Everything a worker needs, picklable. Paths must be readable (and the output writable) where
+    the worker runs: on a cluster, shared storage.
+
+    ``sequence_output``: the worker writes the request's output sequence itself; False: every frame
+    goes back to the driver. ``resume``: skip the finished frames of a sequence output and continue
+    from the chunk's state."""
 
     chunk: Chunk
-    input: str
-    frames: str | None  # --frames of a sequence input
-    start_number: int  # number of a video's first frame when written as a sequence
+    request: StylizeRequest
     size: tuple[int, int]
-    config: StyleConfig
     styles: tuple[np.ndarray, ...]
-    style_weights: tuple[float, ...] | None
-    style_keys: StyleKeys | None
-    mask: str | None
-    sequence_output: str | None  # pattern the worker writes itself; None: every frame goes back
-    resume: bool  # skip finished frames of a sequence output and continue from the chunk's state
+    sequence_output: bool
+    resume: bool
+
+    @property
+    def config(self):
+        return self.request.config
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,57 @@ def _stylizer(job: ChunkJob, device: str):
     from ..device import resolve_device
     from ..optimize import Stylizer
 
-    key = (job.config, device, job.style_weights, tuple((s.shape, hash(s.tobytes())) for s in job.styles))
+    weights = job.request.style_weights
+    key = (job.config, device, weights, tuple((s.shape, hash(s.tobytes())) for s in job.styles))
     if _CACHED.get("key") != key:
         _CACHED.clear()
-        stylizer = Stylizer(job.config, list(job.styles), list(job.style_weights) if job.style_weights else None,
-                            device=resolve_device(device))
+        stylizer = Stylizer(job.config, list(job.styles), list(weights) if weights else None, device=resolve_device(device))
         _CACHED.update(key=key, stylizer=stylizer)
     return _CACHED["stylizer"]
+
+
+class _ChunkSink:
+    """The sink of one chunk: frames the driver must blend (the chunk's overlaps), and every frame
+    of a video output, go back to the driver; the others are written to the output sequence."""
+
+    def __init__(self, chunk: Chunk, sequence=None):
+        self.chunk = chunk
+        self.sequence = sequence
+        self.returned: list[Frame] = []
+        self.resumable = sequence is not None
+
+    def write(self, frame: Frame) -> None:
+        if self.sequence is None or self.chunk.is_blended(frame.index):
+            self.returned.append(frame)
+        else:
+            self.sequence.write(frame)
+
+    def exists(self, number: int) -> bool:
+        return self.sequence is not None and self.sequence.exists(number)
+
+    def path_for(self, number: int) -> str | None:
+        return self.sequence.path_for(number) if self.sequence is not None else None
+
+    def close(self) -> None:
+        pass  # the driver owns the output: it closes the sequence and encodes the video
+
+    def abort(self) -> None:
+        pass  # frames already written are final
+
+
+class _CountingProgress:
+    """Progress of a chunk as one number, frames done (skipped ones included), for the driver."""
+
+    def __init__(self, report: Callable[[int], None]):
+        self.report = report
+        self.done = 0
+
+    def advance(self, frames: int, report: FrameReport | None = None) -> None:
+        self.done += frames
+        self.report(self.done)
+
+    def iteration(self, progress: Progress) -> None:
+        pass
 
 
 def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None = None,
@@ -92,61 +139,24 @@ def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None =
     given its own), ``threads`` the CPU threads (``--threads`` wins when given);
     ``progress(frames_done)`` is called after each frame (skipped ones included)."""
     from ..device import configure_cpu_threads
-    from ..io import resume as resume_io
     from ..io.media import open_sink, open_source
-    from ..prefetch import prefetch
+    from ..io.resume import ResumeState
+    from ..render import render
     from ..temporal import VideoStylizer
 
     started = time.perf_counter()
-    chunk, config = job.chunk, job.config
+    chunk, config, request = job.chunk, job.config, job.request
     configure_cpu_threads(config.threads or threads)
-    source = open_source(job.input, job.frames)
+    source = open_source(request.input, request.frames)
     stylizer = _stylizer(job, device or config.device)
-    video = VideoStylizer(stylizer, job.size, temporal=config.temporal, generator_seed=config.seed, style_keys=job.style_keys)
-    if job.mask:
-        from ..io.mask import MaskedVideo, open_mask
+    engine: Engine = VideoStylizer(stylizer, job.size, temporal=config.temporal, generator_seed=config.seed,
+                                   style_keys=request.style_keys)
+    if request.mask:
+        from ..io.mask import MaskedEngine, open_mask
 
-        video = MaskedVideo(video, open_mask(job.mask, source, job.size), at_plate=bool(job.sequence_output) and source.is_sequence)
-    sink = open_sink(job.sequence_output, source, job.size) if job.sequence_output else None
-    state = chunk_state_path(job.sequence_output, chunk) if sink is not None else None
-    skipping = types.SimpleNamespace(count=0, done=None)
-
-    def frames_of_chunk():
-        resuming = job.resume and sink is not None
-        for frame in source.frames:
-            if frame.index >= chunk.stop:
-                break
-            if frame.index < chunk.start:
-                continue
-            if not source.is_sequence:
-                frame = replace(frame, number=frame.number + job.start_number)
-            if resuming and sink.exists(frame.number):
-                skipping.count, skipping.done = skipping.count + 1, frame
-                continue
-            resuming = False
-            yield frame
-
-    returned, reports, saved = [], [], []
-    frames = prefetch(video.prepare(frames_of_chunk()), depth=2)
-    try:
-        for prepared in frames:
-            if not reports and skipping.count:
-                saved = resume_io.resume_history(state, video, sink, skipping.done)
-                video.restore(saved)
-            output, report = video.process(prepared)
-            if state is not None and video.depth:
-                latest = {e.number for e in video.history}
-                saved = ([e for e in saved if e.number not in latest] + video.history)[-(video.depth + 1):]
-                resume_io.write_state(state, saved)
-            if sink is None or chunk.is_blended(output.index):
-                returned.append(output)
-            else:
-                sink.write(output)
-            reports.append(report)
-            if progress is not None:
-                progress(skipping.count + len(reports))
-    finally:
-        frames.close()
-    if progress is not None and not reports:
-        progress(skipping.count)
-    return ChunkResult(chunk, returned, reports, skipping.count, os.getpid(), time.perf_counter() - started)
+        engine = MaskedEngine(engine, open_mask(request.mask, source, job.size), at_plate=job.sequence_output and source.is_sequence)
+    sink = _ChunkSink(chunk, open_sink(request.output, source, job.size) if job.sequence_output else None)
+    resume = ResumeState(chunk_state_path(request.output, chunk), skip_finished=job.resume) if job.sequence_output else None
+    result = render(source, engine, sink, resume=resume, start_number=request.start_number,
+                    indices=range(chunk.start, chunk.stop), progress=_CountingProgress(progress) if progress else None)
+    return ChunkResult(chunk, sink.returned, result.reports, result.skipped, os.getpid(), time.perf_counter() - started)

@@ -1,0 +1,109 @@
+"""``vidstyle live``: a live stylised preview of a camera, a video file or a stream (:mod:`vidstyle.live`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..config import StyleConfig
+from ..errors import UsageError
+from . import options
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    """Register ``vidstyle live`` on the CLI's subparsers action; returns its parser."""
+    from ..live import KEYS_HELP
+
+    live = commands.add_parser(
+        "live", help="live stylised preview of a camera, a video file or a stream",
+        description="Stylise a camera (or a video file, or a stream URL) live, each frame warm-started from "
+        "the previous one. Keys in the window: " + KEYS_HELP + ".",
+    )
+    live.add_argument("--source", default="0", metavar="SOURCE",
+                      help="camera index (0, 1, ...), video file, or stream URL (default: 0, the first camera)")
+    live.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
+                      help="style image; repeat to preload several and switch between them with n/p")
+    live.add_argument("--record", metavar="VIDEO", help="also write what is shown to this video file, at the real rate")
+    live.add_argument("--no-window", action="store_true", help="run without a window (with --record, or to measure speed)")
+    live.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    live.add_argument("--side-by-side", action="store_true", help="start with camera | stylised (c toggles)")
+    live.add_argument("--pace", choices=("auto", "realtime", "every"), default="auto",
+                      help="file sources: realtime plays at the file's rate and drops frames it cannot keep up "
+                      "with; every stylises every frame in order; auto: realtime with a window, every with "
+                      "--no-window (cameras and streams are always realtime)")
+    live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where the s key saves PNG snapshots (default: .)")
+    options.add_config_options(live, "style", "video", "encode", defaults=StyleConfig.live())
+    options.add_common(live)
+    live.set_defaults(func=run)
+    return live
+
+
+def run(args: argparse.Namespace, network=None) -> int:
+    """Run ``vidstyle live``. ``network``: an already loaded VGG19Features to reuse (tests, callers
+    that run several sessions); loaded from ``--weights`` (or the bundled weights) when None."""
+    import cv2  # noqa: F401  before anything imports PyAV: see _x_library_clash
+
+    from ..io.camera import Capture, file_exists, parse_source
+    from ..io.paths import check_output
+    from ..live import KEYS_HELP, LiveSession, Recorder, Window, display_problem, run_loop, stylizers_for
+
+    # Everything the user can get wrong is checked before torch is imported and the network loaded
+    # (several seconds on a CPU), so a wrong --source or a missing display fails at once.
+    config = options.config_from(args, StyleConfig.live())
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
+    show = not args.no_window
+    if show:
+        problem = display_problem()
+        if problem:
+            raise UsageError(f"{problem}; use --no-window to run without one (add --record FILE to keep the result)")
+    snapshot_dir = Path(args.snapshot_dir)
+    if show and not snapshot_dir.is_dir():
+        raise UsageError(f"--snapshot-dir {snapshot_dir} is not a folder")
+    source = parse_source(args.source)
+    if args.record:
+        check_output(args.record, [*([source] if file_exists(source) else []), *args.style], args.overwrite)
+    styles = options.read_style_images(args.style)  # every style loaded up front: n/p must not stall on disk
+    pace = args.pace == "realtime" or (args.pace == "auto" and show)
+    capture = Capture(source, pace=pace)  # CaptureError (exit 2) for a missing camera or bad URL, at once
+
+    recorder = None
+    window = None
+    try:
+        from ..device import configure_cpu_threads, resolve_device
+        from ..frames import fit_longest_side
+
+        device = resolve_device(config.device)
+        configure_cpu_threads(config.threads)
+        stylizers, names = stylizers_for(config, styles, args.style, network, device)
+        first = capture.first()
+        size = fit_longest_side(first.image.shape[1], first.image.shape[0], config.size)
+        session = LiveSession(stylizers, names, size, temporal=config.temporal, seed=config.seed,
+                              side_by_side=args.side_by_side, snapshot_dir=snapshot_dir)
+        if args.record:
+            width = size[0] * (2 if args.side_by_side else 1)
+            recorder = Recorder(args.record, width, size[1], capture.fps or 30.0, config.codec, config.crf, config.pix_fmt)
+        print(f"vidstyle live: {capture.describe()} at {size[0]}x{size[1]}, {config.iters} iteration(s) per frame on "
+              f"{device}" + (f"; keys: {KEYS_HELP}" if show else ""), file=sys.stderr)
+        if show:
+            window = Window()
+        # A file read frame by frame must not lose its first frame; a live source has moved on since.
+        stats = run_loop(session, capture, window=window, recorder=recorder, max_frames=args.max_frames,
+                         record_side_by_side=args.side_by_side, first=first if not capture.latest_only else None)
+        if recorder is not None:
+            recorder.close()
+            recorder = None
+    finally:
+        if recorder is not None:
+            recorder.abort()
+        if window is not None:
+            window.close()
+        capture.close()
+    summary = stats.summary()
+    if args.record:
+        summary += f"; recorded {args.record}"
+    for path in session.snapshots:
+        print(f"snapshot {path}", file=sys.stderr)
+    print(summary, file=sys.stderr)
+    return 0

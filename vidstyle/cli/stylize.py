@@ -1,0 +1,58 @@
+"""``vidstyle stylize``: a video file or a frame sequence (Ruder et al. 2016), through
+:func:`vidstyle.pipeline.stylize_video`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import StyleConfig
+from ..request import StylizeRequest
+from . import options
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    stylize = commands.add_parser(
+        "stylize", help="stylise a video file or a frame sequence (Ruder et al.)",
+        description="Stylise a video file or a frame sequence with flow-warped temporal consistency. "
+        "INPUT and OUTPUT are video files (audio and timing kept) or frame patterns such as "
+        "shot.####.exr, shot.%04d.png, shot.@.png or shot.1001-1100#.exr.",
+    )
+    stylize.add_argument("input", metavar="INPUT", help="video file or frame-sequence pattern")
+    options.add_style_arguments(stylize)
+    stylize.add_argument("-o", "--output", required=True, help="video file or frame-sequence pattern")
+    stylize.add_argument("--frames", metavar="RANGE", help="frames of a sequence to render, e.g. 1001-1100 or 1001-1100x2")
+    stylize.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video (e.g. 24 or 24000/1001)")
+    stylize.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
+    stylize.add_argument("--no-temporal", action="store_true", help="stylise every frame on its own from its content (the flicker baseline)")
+    stylize.add_argument("--long-term", metavar="OFFSETS", help="frames the temporal term looks back to, e.g. 1,2,4 (default: 1)")
+    stylize.add_argument("--style-keys", metavar="KEYS",
+                         help="style weights over time: space-separated FRAME:W1,W2,... keys (0-based input frame index, "
+                         "one weight per -s style), linear in between; \"0:1,0 120:0,1\" morphs from the first style to the second")
+    stylize.add_argument("--mask", metavar="MASK",
+                         help="stylise only where this matte is white (an image, a video, a frame pattern, or 'alpha' for the "
+                         "input's own alpha); elsewhere the output is the input, soft edges blend")
+    options.add_config_options(stylize, "style", "video", "encode", "scale", defaults=StyleConfig.video())
+    options.add_common(stylize)
+    stylize.set_defaults(func=run)
+    return stylize
+
+
+def request_from(args: argparse.Namespace) -> StylizeRequest:
+    """The request the arguments make, every value parsed and checked once."""
+    config = options.config_from(args, StyleConfig.video(), temporal=not args.no_temporal, long_term=options.long_term(args.long_term))
+    weights = options.style_weights(args.style_weights, len(args.style))
+    keys = options.style_keys(args.style_keys, args.style_weights, len(args.style))
+    return StylizeRequest(
+        input=args.input, output=args.output, styles=tuple(args.style), config=config,
+        style_weights=tuple(weights) if weights else None, style_keys=keys, mask=args.mask, frames=args.frames,
+        fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number, overwrite=args.overwrite,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline import stylize_video
+
+    result = stylize_video(request_from(args), progress=options.FramesBar)
+    print(result.summary(), file=sys.stderr)
+    return 0

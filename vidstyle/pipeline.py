@@ -1,0 +1,158 @@
+"""From a :class:`~vidstyle.request.StylizeRequest` to a finished output.
+
+Checks what can be checked before any work (output paths, working size, memory, the matte), opens
+the source, the sink and the resume state, builds the engine, and runs the one frame loop
+(:func:`vidstyle.render.render`) or, with ``--backend ray`` / ``--devices``, the scale-out
+(:mod:`vidstyle.shots`), whose workers run the same loop. ``vidstyle stylize`` is this function
+behind argument parsing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from .config import EXECUTION_FIELDS, StyleConfig
+from .engine import Engine
+from .errors import UsageError
+from .io.media import Sink, Source, is_pattern, open_sink, open_source
+from .io.paths import check_output, same_file
+from .render import RenderProgress, RenderResult, render
+from .request import StylizeRequest
+
+__all__ = ["ProgressFactory", "check_memory", "refuse_writing_over_input", "render_settings", "stylize_video"]
+
+# Makes the progress display of a render of ``total`` frames (None: unknown), closed at the end.
+ProgressFactory = Callable[[int | None], AbstractContextManager[RenderProgress]]
+
+
+def check_memory(size: tuple[int, int], config: StyleConfig, device: Any) -> None:
+    """Refuse a working size whose optimisation cannot fit, before any work starts."""
+    from .device import available_memory
+    from .optimize import memory_needed
+
+    needed, free = memory_needed(size[0], size[1], config), available_memory(device)
+    if free is not None and needed > free:
+        raise UsageError(
+            f"a {size[0]}x{size[1]} frame needs about {needed / 2**30:.1f} GiB on {device} but {free / 2**30:.1f} GiB "
+            f"is free; use a smaller --size"
+        )
+
+
+def refuse_writing_over_input(source: Source, sink: Sink) -> None:
+    """Refuse, before rendering, an output sequence that names input frames: ``shot.@.png`` or
+    ``shot.%d.png`` out of ``shot.####.png`` are the same files from frame 1000 on."""
+    from .io.sequence import SequenceReader
+
+    if not isinstance(source.reader, SequenceReader):
+        return
+    for number in source.reader.numbers:
+        path = sink.path_for(number)
+        if path is None:
+            return
+        if same_file(path, source.reader.path_for(number)):
+            raise UsageError(f"output frame {path} is the input frame {number}; choose another output pattern")
+
+
+def render_settings(request: StylizeRequest, size: tuple[int, int]) -> dict[str, Any]:
+    """What a sequence render records beside its frames (the settings sidecar): everything that
+    decides the frames, so that a rerun with other settings is refused instead of mixing frames."""
+    import torch
+
+    from . import __version__
+    from .io.mask import mask_record
+    from .io.resume import file_digest
+
+    return {
+        "input": os.path.abspath(request.input),
+        "styles": [{"path": os.path.abspath(p), "sha256": file_digest(p)} for p in request.styles],
+        "style_weights": request.blend_weights(),
+        "style_keys": request.style_keys.record() if request.style_keys is not None else None,
+        "mask": mask_record(request.mask),
+        "size": list(size),
+        "config": {k: v for k, v in dataclasses.asdict(request.config).items() if k not in EXECUTION_FIELDS},
+        "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
+    }
+
+
+def _check_paths(request: StylizeRequest) -> bool:
+    """Refuse outputs that would overwrite the input or an existing file; True for a sequence output."""
+    from .io.sequence import parse_pattern
+
+    sequence_out = is_pattern(request.output)
+    if not sequence_out:
+        check_output(request.output, [request.input, *request.styles], request.overwrite)
+    elif is_pattern(request.input) and same_file(parse_pattern(request.input).frame(0), parse_pattern(request.output).frame(0)):
+        raise UsageError(f"output pattern {request.output} is the input pattern; choose another name")
+    return sequence_out
+
+
+def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = None) -> RenderResult:
+    """Render ``request``; returns what the render did (its :meth:`~RenderResult.summary` is the line
+    ``vidstyle stylize`` prints).
+
+    Raises:
+        UsageError and the I/O modules' ``ValueError`` subclasses for bad input, before any frame is
+        rendered where they can be known then; whatever the engine raises while running. Nothing
+        already final (a sequence's written frames) is removed; a partial video file is.
+    """
+    from .device import configure_cpu_threads, resolve_device
+    from .frames import fit_longest_side
+    from .io.image import read_image
+
+    config = request.config.validate()
+    device = resolve_device(config.device)
+    sequence_out = _check_paths(request)
+
+    source = open_source(request.input, request.frames)
+    if request.fps is not None and not source.is_sequence:
+        raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
+    styles = [read_image(p)[0] for p in request.styles]
+    size = fit_longest_side(source.width, source.height, config.size)
+    check_memory(size, config, device)
+    masks = None
+    if request.mask:
+        from .io.mask import open_mask
+
+        masks = open_mask(request.mask, source, size)
+
+    resume = None
+    if sequence_out:
+        from .io.resume import open_resume
+
+        resume = open_resume(request.output, render_settings(request, size), request.overwrite, refuse=UsageError)
+    sink = open_sink(request.output, source, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
+    try:
+        refuse_writing_over_input(source, sink)
+    except BaseException:
+        sink.abort()
+        raise
+    if config.backend == "ray" or config.devices:
+        from .shots.render import render_shots
+
+        return render_shots(request, source, size, styles, sink, resume, progress)
+
+    from .optimize import Stylizer
+    from .temporal import VideoStylizer
+
+    try:
+        configure_cpu_threads(config.threads)
+        weights = list(request.style_weights) if request.style_weights else None
+        stylizer = Stylizer(config, styles, weights, device=device)
+        engine: Engine = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed,
+                                    style_keys=request.style_keys)
+        if masks is not None:
+            from .io.mask import MaskedEngine
+
+            engine = MaskedEngine(engine, masks, at_plate=sequence_out and source.is_sequence)
+    except BaseException:
+        sink.abort()
+        raise
+    if progress is None:
+        return render(source, engine, sink, resume=resume, start_number=request.start_number)
+    with progress(source.count) as shown:
+        return render(source, engine, sink, resume=resume, start_number=request.start_number, progress=shown)

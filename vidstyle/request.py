@@ -1,0 +1,52 @@
+"""What a user asks ``vidstyle stylize`` for, as one typed record.
+
+The command line builds a :class:`StylizeRequest` once from its arguments; the pipeline
+(:mod:`vidstyle.pipeline`) and the scale-out (:mod:`vidstyle.shots`) read it, never an argparse
+namespace. Library callers build one directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .config import StyleConfig
+from .style_keys import StyleKeys
+
+__all__ = ["StylizeRequest"]
+
+
+@dataclass(frozen=True)
+class StylizeRequest:
+    """A video or frame-sequence render.
+
+    Attributes:
+        input: video file or frame-sequence pattern (``shot.####.exr``, ``shot.%04d.png``, ...).
+        output: video file or frame-sequence pattern.
+        styles: style image paths (their Grams are blended).
+        config: every setting of the frames and of their computation (:class:`StyleConfig`).
+        style_weights: one weight per style (not normalised), or None for equal weights.
+        style_keys: style weights over time (``--style-keys``), or None.
+        mask: ``--mask``: ``alpha``, an image, a video or a frame pattern; None stylises everywhere.
+        frames: frames of a sequence input to render (``1001-1100x2``), or None for all.
+        fps: frame rate of a video made from a sequence.
+        start_number: number of a video's first frame when it becomes a sequence.
+        overwrite: replace an existing output (and re-render every frame of a sequence).
+    """
+
+    input: str
+    output: str
+    styles: tuple[str, ...]
+    config: StyleConfig = field(default_factory=StyleConfig.video)
+    style_weights: tuple[float, ...] | None = None
+    style_keys: StyleKeys | None = None
+    mask: str | None = None
+    frames: str | None = None
+    fps: Fraction | None = None
+    start_number: int = 1
+    overwrite: bool = False
+
+    def blend_weights(self) -> list[float]:
+        """The style weights as the blend uses them (summing to 1), so 0.7 0.3 and 7 3 record alike."""
+        weights = list(self.style_weights) if self.style_weights else [1.0] * len(self.styles)
+        return [w / sum(weights) for w in weights]
