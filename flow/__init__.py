@@ -7,6 +7,7 @@ Public API::
     flow.warp_torch(img, flow)               # (N, C, H, W), (N, 2, H, W), grid_sample(align_corners=True)
     flow.reliability(F_ab, F_ba, soft=False) -> c                                   # (H, W) float32 in [0, 1]
     flow.pair(previous, current, method="dis", *, warm_start=None, ...) -> FlowPair(backward, forward, reliability)
+    flow.still_mask(previous, current) -> bool (H, W); flow.hold_still(pair, still) -> FlowPair   # zero flow where nothing moved
     flow.viz.flow_to_color(F, max_magnitude=None) -> (H, W, 3) uint8
     flow.io.read_flo(path), flow.io.write_flo(path, F)
 
@@ -19,6 +20,7 @@ from flow import io, viz
 from flow.consistency import reliability
 from flow.estimate import estimate
 from flow.pair import FlowPair, pair
+from flow.still import hold_still, still_mask
 from flow.warp import flow_from_torch, flow_to_torch, warp, warp_numpy, warp_torch
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "reliability",
     "pair",
     "FlowPair",
+    "still_mask",
+    "hold_still",
     "viz",
     "io",
 ]

@@ -141,6 +141,19 @@ def test_eval_reports_hand_computed_warping_error(tmp_path, photo):
     assert report["per_frame"] == pytest.approx([expected, expected], rel=1e-4)
     assert report["warping_error"] == pytest.approx(expected, rel=1e-4)
     assert report["source_warping_error"] == pytest.approx(0.0, abs=1e-6)
+    # The source is still everywhere, so every pixel counts for the change on still pixels: the
+    # outputs step by 77/255 each frame, the source by 0.
+    assert report["static_fraction"] == 1.0
+    assert report["static_per_frame"] == pytest.approx([77 / 255, 77 / 255], rel=1e-5)
+    assert report["static_change"] == pytest.approx(77 / 255, rel=1e-5) and report["source_static_change"] == 0.0
+    plot = tmp_path / "curve.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "vidstyle.cli", "eval", str(tmp_path / "out" / "o.####.png"), "--source", str(tmp_path / "src" / "s.####.png"),
+         "--plot", str(plot)], capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "change where the source is still (100% of pixels): 77.00/255 a frame (source: 0.00/255)" in result.stdout
+    assert plot.stat().st_size > 0
 
 
 def test_refuses_existing_output_and_output_equal_to_input(tmp_path, tiny_clip, capsys):

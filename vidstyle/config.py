@@ -51,7 +51,8 @@ class StyleConfig:
     """Everything that decides what a stylised frame looks like and how it is computed."""
 
     # --- output geometry -------------------------------------------------------------------------
-    size: int = field(default=512, metadata=_opt("longest side of the working/output size in pixels (aspect kept)"))
+    size: int = field(default=512, metadata=_opt("longest side of the working/output size in pixels (aspect kept); never above the input's own unless --upscale"))
+    upscale: bool = field(default=False, metadata=_opt("work at --size even when the input is smaller (default: at most the input's own size)"))
     style_scale: float = field(default=1.0, metadata=_opt("style image size relative to the output's longest side"))
 
     # --- loss weights (Ruder et al. 2016 scale, see module docstring) ----------------------------
@@ -93,6 +94,10 @@ class StyleConfig:
     flow_preset: str = field(default="medium", metadata=_opt("DIS flow preset: medium is tuned for sub-pixel accuracy, ultrafast for live preview", group="video", choices=FLOW_PRESETS))
     long_term: tuple[int, ...] = (1,)
     scene_cut_reliable: float = field(default=0.4, metadata=_opt("a frame whose reliable fraction falls below this starts afresh (scene cut)", group="video"))
+    # Real footage: flow is noisy where nothing moves, and warping a painted texture by that noise
+    # every frame boils a still background (docs/BENCHMARKS.md, "Flicker on real footage").
+    still_threshold: float = field(default=4.0, metadata=_opt("where the input changes by less than this (8-bit codes, 3x3 mean) the flow is held at zero, so a still background is carried over unchanged; 0 disables", group="video"))
+    temporal_blend: float = field(default=0.0, metadata=_opt("after optimising a frame, keep this fraction of the previous output where the input is still (see --still-threshold; 0 disables)", group="video"))
 
     # --- scale-out (vidstyle/shots): execution only, the frames do not depend on these ---------
     backend: str = field(default="local", metadata=_opt("where shots render: local (this process, in order) or ray (shots as Ray tasks)", group="scale", choices=("local", "ray")))
@@ -160,6 +165,10 @@ class StyleConfig:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if not 0 <= self.crf <= 63:
             raise ValueError(f"--crf must be in 0..63, got {self.crf}")
+        if self.still_threshold < 0:
+            raise ValueError(f"--still-threshold must be >= 0 (8-bit codes), got {self.still_threshold}")
+        if not 0 <= self.temporal_blend <= 1:
+            raise ValueError(f"--temporal-blend must be in [0, 1], got {self.temporal_blend}")
         if not 0 <= self.scene_cut_reliable <= 1:
             raise ValueError(f"--scene-cut-reliable must be in [0, 1], got {self.scene_cut_reliable}")
         if self.threads is not None and self.threads < 1:

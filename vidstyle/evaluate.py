@@ -28,9 +28,12 @@ def evaluate_frames(outputs: list[np.ndarray], sources: list[np.ndarray], *, sty
         names: how errors name the two videos (their paths, for the command line).
     Returns:
         frames, width, height, warping_error, source_warping_error, per_frame, source_per_frame
-        (one value per frame pair), and style_distance, content_distance with ``style``.
+        (one value per frame pair); static_change, source_static_change, static_fraction (means)
+        and static_per_frame, source_static_per_frame: the change of the output and of the source
+        where the source stands still (:func:`vidstyle.metrics.static_changes`, [0, 1] units);
+        and style_distance, content_distance with ``style``.
     """
-    from .metrics import warping_errors
+    from .metrics import static_changes, warping_errors
 
     if len(outputs) != len(sources):
         raise UsageError(f"{names[0]} has {len(outputs)} frames but {names[1]} has {len(sources)}; expected the same count")
@@ -46,6 +49,14 @@ def evaluate_frames(outputs: list[np.ndarray], sources: list[np.ndarray], *, sty
         "per_frame": output_errors,
         "source_per_frame": source_errors,
     }
+    static, source_static, fractions = static_changes(outputs, sources)
+    report.update({
+        "static_change": _nanmean(static),
+        "source_static_change": _nanmean(source_static),
+        "static_fraction": float(np.mean(fractions)),
+        "static_per_frame": static,
+        "source_static_per_frame": source_static,
+    })
     if style is not None:
         from .features import VGG19Features
         from .metrics import content_distance, style_distance
@@ -54,3 +65,10 @@ def evaluate_frames(outputs: list[np.ndarray], sources: list[np.ndarray], *, sty
         report["style_distance"] = float(np.mean([style_distance(network, o, style) for o in outputs]))
         report["content_distance"] = float(np.mean([content_distance(network, o, s) for o, s in zip(outputs, sources)]))
     return report
+
+
+def _nanmean(values: list[float]) -> float | None:
+    """The mean of the values that are numbers; None when none is (JSON has no NaN)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 
-__all__ = ["Frame", "fit_longest_side", "resize", "to_float", "to_uint8"]
+__all__ = ["Frame", "fit_longest_side", "resize", "to_float", "to_uint8", "working_size"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,16 @@ def fit_longest_side(width: int, height: int, longest: int) -> tuple[int, int]:
         raise ValueError(f"expected a positive image size, got {width}x{height}")
     scale = longest / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def working_size(width: int, height: int, longest: int, upscale: bool = False) -> tuple[int, int]:
+    """The size an input of ``width`` x ``height`` is stylised at: its longest side scaled to
+    ``longest`` (``--size``), but never above the input's own size unless ``upscale``: optimising
+    an 80 px plate at 512 px costs 41x the pixels and is scaled back down anyway."""
+    if not upscale and max(width, height) <= longest:
+        fit_longest_side(width, height, max(width, height))  # same checks on the size
+        return width, height
+    return fit_longest_side(width, height, longest)
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -17,7 +17,7 @@ from .features import VGG19Features
 from .frames import fit_longest_side, resize
 
 
-__all__ = ["content_distance", "frame_warping_error", "style_distance", "warping_errors"]
+__all__ = ["content_distance", "frame_warping_error", "static_changes", "style_distance", "warping_errors"]
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
@@ -84,3 +84,40 @@ def frame_warping_error(output: np.ndarray, previous_output: np.ndarray, backwar
     squared = np.sum((output - warped) ** 2, axis=2)
     weight = float(reliability.sum())
     return float((reliability * squared).sum() / (3.0 * weight)) if weight > 0 else 0.0
+
+
+def static_changes(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray],
+                   threshold: float | None = None) -> tuple[list[float], list[float], list[float]]:
+    """How much a video changes where its source stands still: what a viewer sees as boiling. The
+    warping error alone cannot say it: it trusts the flow, which on real footage is noisy exactly
+    where nothing moves.
+
+    For each t >= 1, over the source's still pixels (:func:`flow.still_mask` of source t-1 and t at
+    the output's size, ``threshold`` default :data:`flow.still.STILL_THRESHOLD`): the mean absolute change ``|O_t - O_{t-1}|`` of the output and of the
+    source (mean over channels, [0, 1] units; x255 for 8-bit codes), and the static fraction.
+    A frame with no static pixel contributes NaN to the first two.
+
+    outputs, sources: iterables of float32 (H, W, 3) RGB in [0, 1], same length (sources any size).
+    Returns (output changes, source changes, static fractions), one value per frame from the second on.
+    """
+    import flow
+    from flow.still import STILL_THRESHOLD
+
+    output_changes: list[float] = []
+    source_changes: list[float] = []
+    fractions: list[float] = []
+    previous: tuple[np.ndarray, np.ndarray] | None = None
+    for output, source in zip(outputs, sources, strict=True):
+        source = resize(source, (output.shape[1], output.shape[0]))
+        if previous is not None:
+            still = flow.still_mask(previous[1], source, STILL_THRESHOLD if threshold is None else threshold)
+            fractions.append(float(still.mean()))
+            if still.any():
+                output_changes.append(float(np.abs(output - previous[0]).mean(axis=2)[still].mean()))
+                source_changes.append(float(np.abs(source - previous[1]).mean(axis=2)[still].mean()))
+            else:
+                output_changes.append(float("nan"))
+                source_changes.append(float("nan"))
+        previous = (output, source)
+    return output_changes, source_changes, fractions
+

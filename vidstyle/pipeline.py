@@ -101,7 +101,7 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         already final (a sequence's written frames) is removed; a partial video file is.
     """
     from .device import configure_cpu_threads, resolve_device
-    from .frames import fit_longest_side
+    from .frames import working_size
     from .io.image import read_image
 
     config = request.config.validate()
@@ -112,7 +112,7 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
     if request.fps is not None and not source.is_sequence:
         raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
     styles = [read_image(p)[0] for p in request.styles]
-    size = fit_longest_side(source.width, source.height, config.size)
+    size = working_size(source.width, source.height, config.size, config.upscale)
     check_memory(size, config, device)
     masks = None
     if request.mask:
@@ -134,7 +134,7 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
     if config.backend == "ray" or config.devices:
         from .shots.render import render_shots
 
-        return render_shots(request, source, size, styles, sink, resume, progress)
+        return _say_plate_size(render_shots(request, source, size, styles, sink, resume, progress), source, size, sequence_out)
 
     from .optimize import Stylizer
     from .temporal import VideoStylizer
@@ -153,6 +153,17 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         sink.abort()
         raise
     if progress is None:
-        return render(source, engine, sink, resume=resume, start_number=request.start_number)
-    with progress(source.count) as shown:
-        return render(source, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
+        result = render(source, engine, sink, resume=resume, start_number=request.start_number)
+    else:
+        with progress(source.count) as shown:
+            result = render(source, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
+    return _say_plate_size(result, source, size, sequence_out)
+
+
+def _say_plate_size(result: RenderResult, source: Source, size: tuple[int, int], sequence_out: bool) -> RenderResult:
+    """A sequence of a sequence is written at the plate's size: say so when the frames were
+    stylised smaller (a user reading 2048x1080 files should know they hold 512 px of detail)."""
+    plate = (source.width, source.height)
+    if sequence_out and source.is_sequence and size != plate:
+        result.details = (*result.details, f"stylised at {size[0]}x{size[1]}, written at the plate's {plate[0]}x{plate[1]}")
+    return result

@@ -21,6 +21,11 @@ up resembling instead of from smeared pixels. With content weight 0 (an animated
 follows the input's motion) there is no content to resemble: fresh frames and disoccluded regions
 start from noise, as in Gatys et al.'s texture synthesis.
 
+Two departures for real footage (docs/BENCHMARKS.md, "Flicker on real footage"): where the input
+did not change, the flow is held at zero and trusted fully (:func:`frame_pair`; noisy sub-pixel flow
+would resample the painted texture every frame), and ``temporal_blend`` mixes the optimised frame
+with the previous output where the input is still.
+
 Two additions from later work (docs/literature.md):
 
 - style keyframes (:class:`vidstyle.style_keys.StyleKeys`): the style weights of each frame come
@@ -52,7 +57,7 @@ from .frames import Frame, resize
 from .optimize import Progress, Stylizer, TemporalTarget, image_to_tensor, noise_like, tensor_to_image
 from .style_keys import StyleKeys
 
-__all__ = ["VideoStylizer", "flow_options", "is_scene_cut"]
+__all__ = ["VideoStylizer", "flow_options", "frame_pair", "is_scene_cut"]
 
 
 def flow_options(config: StyleConfig) -> dict:
@@ -63,6 +68,17 @@ def flow_options(config: StyleConfig) -> dict:
     if config.flow == "dis":
         return {"preset": config.flow_preset}
     return {}
+
+
+def frame_pair(previous: np.ndarray, current: np.ndarray, config: StyleConfig) -> flow.FlowPair:
+    """The flow pair of two working-size input frames, (H, W, 3) in [0, 1], as the temporal loop
+    uses it: the configured flow method, then zero flow and full reliability where the input did not
+    change (``still_threshold``; real footage's flow is noise there). The one function the loop
+    and the shot planner (:mod:`vidstyle.shots.plan`) call, so both see the same motion."""
+    pair = flow.pair(previous, current, method=config.flow, **flow_options(config))
+    if config.still_threshold > 0:
+        pair = flow.hold_still(pair, flow.still_mask(previous, current, config.still_threshold / 255.0))
+    return pair
 
 
 def is_scene_cut(pair: flow.FlowPair, reliable: float) -> bool:
@@ -119,7 +135,7 @@ class VideoStylizer:
             source = resize(frame.image, self.size)
             pair = None
             if self.temporal and previous_source is not None:
-                pair = flow.pair(previous_source, source, method=self.config.flow, **self._flow_options())
+                pair = frame_pair(previous_source, source, self.config)
             yield PreparedFrame(frame, source, pair, previous_number)
             previous_source, previous_number = source, frame.number
 
@@ -145,12 +161,13 @@ class VideoStylizer:
             self.stylizer.set_style_weights(self.style_keys.at(frame.index))
 
         targets, init, reliable_fraction, scene_cut, previous_pair = [], None, None, False, None
+        nearest: TemporalTarget | None = None
         if self.temporal and self.history:
             previous = self.history[-1]
             if prepared is not None and prepared.pair is not None and prepared.previous_number == previous.number:
                 previous_pair = prepared.pair
             else:
-                previous_pair = flow.pair(previous.source, source, method=cfg.flow, **self._flow_options())
+                previous_pair = frame_pair(previous.source, source, cfg)
             reliable_fraction = float(previous_pair.reliability.mean())
             scene_cut = is_scene_cut(previous_pair, cfg.scene_cut_reliable)
             if scene_cut:
@@ -176,6 +193,15 @@ class VideoStylizer:
 
         generator = self._generator(frame)
         result = self.stylizer.stylize(content, init=init, temporal=targets or None, iters=iterations, callback=track, generator=generator)
+        if nearest is not None and cfg.temporal_blend > 0 and cfg.still_threshold > 0:
+            # The optimiser's last steps still move pixels a little every frame, also where nothing
+            # moved, and over a shot that walk is seen as boiling. Where the input is still, keep
+            # most of the previous output (the flow is zero there, so it is not resampled). Not
+            # where things move: blending with a warped, resampled image blurs the strokes and
+            # loses style (Gram distance 1.4x at 0.7 when blended everywhere by reliability).
+            still = flow.still_mask(self.history[-1].source, source, cfg.still_threshold / 255.0)
+            keep = cfg.temporal_blend * torch.from_numpy(still.astype(np.float32))[None, None].to(device)
+            result = keep * nearest.warped_previous + (1 - keep) * result
         output, target = tensor_to_image(result), None
         self.stylised = output
         if matte is not None:
@@ -215,9 +241,6 @@ class VideoStylizer:
             raise ValueError(f"expected a matte of shape (H, W), got {matte.shape}")
         return np.clip(resize(np.ascontiguousarray(matte), self.size), 0.0, 1.0)
 
-    def _flow_options(self) -> dict:
-        return flow_options(self.config)
-
     def _temporal_targets(self, source: np.ndarray, previous_pair: flow.FlowPair, matte: np.ndarray | None = None) -> list[TemporalTarget]:
         """Warped previous outputs with closest-first masks, nearest (t-1) first; ``matte``: this
         frame's, (H, W) at the working size, or None."""
@@ -230,7 +253,7 @@ class VideoStylizer:
             if offset == 1:
                 pair = previous_pair
             else:
-                pair = flow.pair(entry.source, source, method=self.config.flow, **self._flow_options())
+                pair = frame_pair(entry.source, source, self.config)
             trusted = pair.reliability
             if matte is not None and entry.target is None:
                 # A restored entry keeps only the composite, unstylised outside its matte: no target

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate_frames(outputs, sources, style=read_image(args.style)[0] if args.style else None,
                              weights=args.weights, flow_method=args.flow, names=(args.stylised, args.source))
     if args.plot:
-        write_warping_plot(args.plot, report["per_frame"], report["source_per_frame"], args.stylised)
+        write_warping_plot(args.plot, report["per_frame"], report["source_per_frame"], args.stylised,
+                           static=(report["static_per_frame"], report["source_static_per_frame"]))
     if args.compare:
         write_side_by_side(args.compare, sources, outputs, source.fps or 24, audio_from=source.audio_path)
     if args.json:
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.stylised}: {report['frames']} frames at {report['width']}x{report['height']}")
         print(f"warping error (stylised): {report['warping_error']:.6f}")
         print(f"warping error (source):   {report['source_warping_error']:.6f}")
+        if report["static_change"] is not None:
+            print(f"change where the source is still ({100 * report['static_fraction']:.0f}% of pixels): "
+                  f"{255 * report['static_change']:.2f}/255 a frame (source: {255 * report['source_static_change']:.2f}/255)")
         if args.style:
             print(f"style distance (Gram, mean over frames): {report['style_distance']:.6g}")
             print(f"content distance (relu4_2, mean over frames): {report['content_distance']:.6g}")

@@ -23,7 +23,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..device import configure_cpu_threads, resolve_device
-    from ..frames import fit_longest_side, resize
+    from ..frames import resize, working_size
     from ..io.image import format_for, read_image, write_image
     from ..io.paths import check_output
     from ..optimize import Stylizer, image_to_tensor, tensor_to_image
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     configure_cpu_threads(config.threads)
     options.seed_torch(config.seed)
     stylizer = Stylizer(config, styles, weights, device=device)
-    size = fit_longest_side(content.shape[1], content.shape[0], config.size)
+    size = working_size(content.shape[1], content.shape[0], config.size, config.upscale)
     check_memory(size, config, device)
     content_tensor = image_to_tensor(resize(content, size), device)
 

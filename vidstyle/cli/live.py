@@ -72,13 +72,13 @@ def run(args: argparse.Namespace, network=None) -> int:
     window = None
     try:
         from ..device import configure_cpu_threads, resolve_device
-        from ..frames import fit_longest_side
+        from ..frames import working_size
 
         device = resolve_device(config.device)
         configure_cpu_threads(config.threads)
         stylizers, names = stylizers_for(config, styles, args.style, network, device)
         first = capture.first()
-        size = fit_longest_side(first.image.shape[1], first.image.shape[0], config.size)
+        size = working_size(first.image.shape[1], first.image.shape[0], config.size, config.upscale)
         session = LiveSession(stylizers, names, size, temporal=config.temporal, seed=config.seed,
                               side_by_side=args.side_by_side, snapshot_dir=snapshot_dir)
         if args.record:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import flow
+from ..config import StyleConfig
 
 
 __all__ = ["Chunk", "check_chunking", "crossfade_weight", "find_cuts", "plan_chunks", "shot_ranges"]
@@ -49,14 +49,14 @@ class Chunk:
         return index < self.start + self.blend_in or index >= self.stop - self.blend_out
 
 
-def find_cuts(sources: Iterable[np.ndarray], method: str, reliable: float, **flow_options) -> list[int]:
+def find_cuts(sources: Iterable[np.ndarray], config: StyleConfig) -> list[int]:
     """Indices of the frames that start a new shot (never 0) in a stream of working-size input frames
-    (float32 (H, W, 3) in [0, 1]), using the flow ``method`` and threshold of the temporal loop."""
-    from ..temporal import is_scene_cut
+    (float32 (H, W, 3) in [0, 1]), with the temporal loop's own flow pair and cut test."""
+    from ..temporal import frame_pair, is_scene_cut
 
     cuts, previous = [], None
     for index, source in enumerate(sources):
-        if previous is not None and is_scene_cut(flow.pair(previous, source, method=method, **flow_options), reliable):
+        if previous is not None and is_scene_cut(frame_pair(previous, source, config), config.scene_cut_reliable):
             cuts.append(index)
         previous = source
     return cuts

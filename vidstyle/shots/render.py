@@ -16,7 +16,6 @@ from ..io.media import Sink, Source
 from ..io.resume import ResumeState
 from ..render import RenderResult
 from ..request import StylizeRequest
-from ..temporal import flow_options
 from . import backends, driver, plan
 from .worker import ChunkJob
 
@@ -36,7 +35,7 @@ def find_plan(source, size: tuple[int, int], config) -> tuple[list[plan.Chunk], 
             yield resize(frame.image, size)
 
     if config.temporal:
-        cuts = plan.find_cuts(working_size_frames(), config.flow, config.scene_cut_reliable, **flow_options(config))
+        cuts = plan.find_cuts(working_size_frames(), config)
         overlap = config.shot_overlap
     else:
         for _ in working_size_frames():
