@@ -125,6 +125,40 @@ def measure(outputs, sources, network, style) -> dict:
     }
 
 
+def drift(frames_full: list[np.ndarray], config: StyleConfig, network, style: np.ndarray, size: tuple[int, int],
+          every: int = 10) -> dict:
+    """Over a long shot: the Gram and content distances of the last 10 frames against the first 10
+    (drift), and the content distance in the moving region (pixels that are not still) against the
+    per-frame baseline's, on every ``every``-th frame (the baseline is per-frame, so a subset is exact)."""
+    import flow
+    from vidstyle.metrics import content_distance, static_changes, style_distance
+
+    sources = [resize(f, size) for f in frames_full]
+    outputs, cpu = render(frames_full, config, network, style, size)
+    gram = [style_distance(network, o, style) for o in outputs]
+    content = [content_distance(network, o, s) for o, s in zip(outputs, sources)]
+    sampled = list(range(every, len(frames_full), every))
+    baseline_config = dataclasses.replace(config, temporal=False, iters=150)
+    baseline, _ = render([frames_full[i] for i in sampled], baseline_config, network, style, size)
+    moving_ratio = []
+    for i, reference in zip(sampled, baseline):
+        motion = flow.pair(sources[i - 1], sources[i]).backward
+        moving = (~flow.still_mask(sources[i - 1], sources[i], flow=motion)).astype(np.float32)
+        if moving.mean() < 0.01:
+            continue
+        moving_ratio.append(content_distance(network, outputs[i], sources[i], region=moving)
+                            / content_distance(network, reference, sources[i], region=moving))
+    static, source_static, _ = static_changes(outputs, sources)
+    return {
+        "frames": len(outputs), "cpu_s": cpu,
+        "gram_last_over_first": float(np.mean(gram[-10:]) / np.mean(gram[:10])),
+        "content_last_over_first": float(np.mean(content[-10:]) / np.mean(content[:10])),
+        "moving_content_over_baseline": moving_ratio,
+        "static_change_255": 255 * float(np.nanmean(static)),
+        "source_static_change_255": 255 * float(np.nanmean(source_static)),
+    }
+
+
 def parse_value(text: str):
     for kind in (int, float):
         try:
@@ -150,12 +184,22 @@ def main(argv=None) -> int:
                         help="a temporal variant (StyleConfig overrides); default: the defaults alone")
     parser.add_argument("--no-baseline", action="store_true", help="skip the --no-temporal baseline")
     parser.add_argument("--long", type=int, default=100, help="frames of city_long")
+    parser.add_argument("--drift", action="store_true", help="only the long-shot drift and ghosting check on city_long")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     network = VGG19Features.load()
     style = read_image(SAMPLES / f"{args.style}.jpg")[0]
     variants = [dict(kv.split("=", 1) for kv in v.split(",")) for v in args.variant] or [{}]
     base = StyleConfig.video().with_(size=args.size, seed=0, device="cpu")
+    if args.drift:
+        frames_full = case("city_long", args.long)
+        size = fit_longest_side(frames_full[0].shape[1], frames_full[0].shape[0], args.size)
+        for variant in variants:
+            config = dataclasses.replace(base, **{k: parse_value(v) for k, v in variant.items()}).validate()
+            result = drift(frames_full, config, network, style, size)
+            label = ",".join(f"{k}={v}" for k, v in variant.items()) or "defaults"
+            print(f"city_long {label}: {json.dumps(result)}", flush=True)
+        return 0
     results = []
     for name in args.cases.split(","):
         sources_full = case(name, args.long)

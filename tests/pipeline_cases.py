@@ -32,7 +32,7 @@ REFERENCE = ROOT / "tests" / "data" / "pipeline_reference.npz"
 COMMON = ["-s", str(SAMPLES / "starry_night.jpg"), "--size", "48", "--iters", "3", "--first-iters", "6",
           "--seed", "0", "--threads", "1", "--device", "cpu",
           # the temporal method as it was when the reference was recorded (before issue 15)
-          "--still-threshold", "0", "--temporal-blend", "0"]
+          "--still-threshold", "0", "--temporal-blend", "0", "--temporal-weight", "1000"]
 
 # Kill the render when it is about to publish (rename into place) a file of this name for the first time.
 KILL_WRAPPER = """

@@ -6,7 +6,7 @@ directly and override with ``dataclasses.replace``.
 
 Loss weights follow Ruder et al. 2016 (artistic-videos), whose numbers assume the network's own
 pixel scale (0-255, mean-subtracted BGR): content 5 (we use 20, see below), style 1e2, TV 1e-3,
-temporal 1e3. The losses in
+temporal 1e3 (we use 1e4, see below). The losses in
 :mod:`vidstyle.losses` are normalised the same way (content and temporal are means, Grams are divided
 by C*H*W and compared by mean squared error), so those weights carry over unchanged.
 """
@@ -62,7 +62,11 @@ class StyleConfig:
     content_weight: float = field(default=20.0, metadata=_opt("weight of the relu4_2 content loss"))
     style_weight: float = field(default=1e2, metadata=_opt("weight of the Gram style loss"))
     tv_weight: float = field(default=1e-3, metadata=_opt("weight of the total-variation smoothness loss"))
-    temporal_weight: float = field(default=1e3, metadata=_opt("weight of the flow-warped temporal-consistency loss", group="video"))
+    # Ruder et al. used 1e3. On real footage (a still camera with sensor noise and H.264, a night
+    # city pan) 1e4 brings the change on still pixels from 4.0 to 2.7/255 a frame and the warping
+    # error to 0.02-0.05x the per-frame render's, with Gram and content distances unchanged (within
+    # 3 %); docs/BENCHMARKS.md, "Flicker on real footage".
+    temporal_weight: float = field(default=1e4, metadata=_opt("weight of the flow-warped temporal-consistency loss", group="video"))
     content_layer: str = CONTENT_LAYER
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)

@@ -49,7 +49,7 @@ def evaluate_frames(outputs: list[np.ndarray], sources: list[np.ndarray], *, sty
         "per_frame": output_errors,
         "source_per_frame": source_errors,
     }
-    static, source_static, fractions = static_changes(outputs, sources)
+    static, source_static, fractions = static_changes(outputs, sources, method=flow_method)
     report.update({
         "static_change": _nanmean(static),
         "source_static_change": _nanmean(source_static),

@@ -38,10 +38,18 @@ def style_distance(network: VGG19Features, image: np.ndarray, style: np.ndarray,
 
 
 @torch.no_grad()
-def content_distance(network: VGG19Features, image: np.ndarray, content: np.ndarray, layer: str = CONTENT_LAYER) -> float:
-    """Mean squared difference of ``layer`` activations; ``content`` is resized to ``image``'s size."""
+def content_distance(network: VGG19Features, image: np.ndarray, content: np.ndarray, layer: str = CONTENT_LAYER,
+                     region: np.ndarray | None = None) -> float:
+    """Mean squared difference of ``layer`` activations; ``content`` is resized to ``image``'s size.
+
+    ``region``: optional float32 (H, W) weights at the image's size (e.g. where things move): the
+    mean is then taken over the feature map weighted by the region averaged down to its size."""
     content = resize(content, (image.shape[1], image.shape[0]))
-    return float(losses.content_loss(network(_tensor(image), (layer,))[layer], network(_tensor(content), (layer,))[layer]))
+    a, b = network(_tensor(image), (layer,))[layer], network(_tensor(content), (layer,))[layer]
+    if region is None:
+        return float(losses.content_loss(a, b))
+    weights = torch.from_numpy(resize(np.ascontiguousarray(region, dtype=np.float32), (a.shape[3], a.shape[2])))[None, None]
+    return float(((a - b) ** 2 * weights).sum() / (weights.sum() * a.shape[1]).clamp_min(1e-12))
 
 
 def warping_errors(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray], method: str = "dis",
@@ -86,14 +94,15 @@ def frame_warping_error(output: np.ndarray, previous_output: np.ndarray, backwar
     return float((reliability * squared).sum() / (3.0 * weight)) if weight > 0 else 0.0
 
 
-def static_changes(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray],
-                   threshold: float | None = None) -> tuple[list[float], list[float], list[float]]:
+def static_changes(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray], threshold: float | None = None,
+                   method: str = "dis") -> tuple[list[float], list[float], list[float]]:
     """How much a video changes where its source stands still: what a viewer sees as boiling. The
     warping error alone cannot say it: it trusts the flow, which on real footage is noisy exactly
     where nothing moves.
 
     For each t >= 1, over the source's still pixels (:func:`flow.still_mask` of source t-1 and t at
-    the output's size, ``threshold`` default :data:`flow.still.STILL_THRESHOLD`): the mean absolute change ``|O_t - O_{t-1}|`` of the output and of the
+    the output's size, ``threshold`` default :data:`flow.still.STILL_THRESHOLD`, with the ``method``
+    flow of the source, so a flat region under a camera pan does not count as still): the mean absolute change ``|O_t - O_{t-1}|`` of the output and of the
     source (mean over channels, [0, 1] units; x255 for 8-bit codes), and the static fraction.
     A frame with no static pixel contributes NaN to the first two.
 
@@ -110,7 +119,8 @@ def static_changes(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray],
     for output, source in zip(outputs, sources, strict=True):
         source = resize(source, (output.shape[1], output.shape[0]))
         if previous is not None:
-            still = flow.still_mask(previous[1], source, STILL_THRESHOLD if threshold is None else threshold)
+            motion = flow.pair(previous[1], source, method=method).backward
+            still = flow.still_mask(previous[1], source, STILL_THRESHOLD if threshold is None else threshold, flow=motion)
             fractions.append(float(still.mean()))
             if still.any():
                 output_changes.append(float(np.abs(output - previous[0]).mean(axis=2)[still].mean()))

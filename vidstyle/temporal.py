@@ -77,7 +77,7 @@ def frame_pair(previous: np.ndarray, current: np.ndarray, config: StyleConfig) -
     and the shot planner (:mod:`vidstyle.shots.plan`) call, so both see the same motion."""
     pair = flow.pair(previous, current, method=config.flow, **flow_options(config))
     if config.still_threshold > 0:
-        pair = flow.hold_still(pair, flow.still_mask(previous, current, config.still_threshold / 255.0))
+        pair = flow.hold_still(pair, flow.still_mask(previous, current, config.still_threshold / 255.0, flow=pair.backward))
     return pair
 
 
@@ -193,13 +193,13 @@ class VideoStylizer:
 
         generator = self._generator(frame)
         result = self.stylizer.stylize(content, init=init, temporal=targets or None, iters=iterations, callback=track, generator=generator)
-        if nearest is not None and cfg.temporal_blend > 0 and cfg.still_threshold > 0:
+        if nearest is not None and previous_pair is not None and cfg.temporal_blend > 0 and cfg.still_threshold > 0:
             # The optimiser's last steps still move pixels a little every frame, also where nothing
             # moved, and over a shot that walk is seen as boiling. Where the input is still, keep
             # most of the previous output (the flow is zero there, so it is not resampled). Not
             # where things move: blending with a warped, resampled image blurs the strokes and
             # loses style (Gram distance 1.4x at 0.7 when blended everywhere by reliability).
-            still = flow.still_mask(self.history[-1].source, source, cfg.still_threshold / 255.0)
+            still = flow.still_mask(self.history[-1].source, source, cfg.still_threshold / 255.0, flow=previous_pair.backward)
             keep = cfg.temporal_blend * torch.from_numpy(still.astype(np.float32))[None, None].to(device)
             result = keep * nearest.warped_previous + (1 - keep) * result
         output, target = tensor_to_image(result), None
