@@ -22,9 +22,9 @@ from .errors import UsageError
 from .io.media import Sink, Source, is_pattern, open_sink, open_source
 from .io.paths import check_output, same_file
 from .render import RenderProgress, RenderResult, render
-from .request import StylizeRequest
+from .request import DeflickerRequest, StylizeRequest
 
-__all__ = ["ProgressFactory", "check_memory", "refuse_writing_over_input", "render_settings", "stylize_video"]
+__all__ = ["ProgressFactory", "check_memory", "deflicker_video", "refuse_writing_over_input", "render_settings", "stylize_video"]
 
 # Makes the progress display of a render of ``total`` frames (None: unknown), closed at the end.
 ProgressFactory = Callable[[int | None], AbstractContextManager[RenderProgress]]
@@ -167,3 +167,66 @@ def _say_plate_size(result: RenderResult, source: Source, size: tuple[int, int],
     if sequence_out and source.is_sequence and size != plate:
         result.details = (*result.details, f"stylised at {size[0]}x{size[1]}, written at the plate's {plate[0]}x{plate[1]}")
     return result
+
+
+def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None = None) -> RenderResult:
+    """Render ``request`` (:mod:`vidstyle.deflicker`) through the one frame loop; returns what it did.
+
+    Raises UsageError for inputs whose frame counts differ (both named), outputs that would replace
+    an input, and the I/O modules' errors for unreadable inputs; nothing is written on such failures."""
+    import torch
+
+    from . import __version__
+    from .deflicker import DeflickerEngine
+    from .device import configure_cpu_threads
+
+    config = request.config.validate()
+    sequence_out = is_pattern(request.output)
+    if sequence_out:
+        for name in (request.processed, request.original):
+            if is_pattern(name) and same_file(_first_frame(name), _first_frame(request.output)):
+                raise UsageError(f"output pattern {request.output} is an input pattern; choose another name")
+    else:
+        check_output(request.output, [request.processed, request.original], request.overwrite)
+    processed = open_source(request.processed, request.frames if is_pattern(request.processed) else None)
+    original = open_source(request.original, request.frames if is_pattern(request.original) else None)
+    if processed.count is not None and original.count is not None and processed.count != original.count:
+        raise UsageError(f"{request.processed} has {processed.count} frames but {request.original} has {original.count}; "
+                         "expected the same count")
+    if request.fps is not None and not processed.is_sequence:
+        raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
+    size = (processed.width, processed.height)
+    resume = None
+    if sequence_out:
+        from .io.resume import open_resume
+
+        settings = {
+            "command": "deflicker",
+            "processed": os.path.abspath(request.processed),
+            "original": os.path.abspath(request.original),
+            "strength": request.strength,
+            "detail_sigma": request.detail_sigma,
+            "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "long_term", "scene_cut_reliable", "still_threshold")},
+            "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
+        }
+        resume = open_resume(request.output, settings, request.overwrite, refuse=UsageError)
+    sink = open_sink(request.output, processed, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
+    try:
+        refuse_writing_over_input(processed, sink)
+        refuse_writing_over_input(original, sink)
+    except BaseException:
+        sink.abort()
+        raise
+    configure_cpu_threads(config.threads)
+    engine = DeflickerEngine(original.frames, size, config, request.strength, request.detail_sigma)
+    if progress is None:
+        return render(processed, engine, sink, resume=resume, start_number=request.start_number)
+    with progress(processed.count) as shown:
+        return render(processed, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
+
+
+def _first_frame(pattern: str) -> str:
+    from .io.sequence import parse_pattern
+
+    return parse_pattern(pattern).frame(0)
+

@@ -13,7 +13,7 @@ from fractions import Fraction
 from .config import StyleConfig
 from .style_keys import StyleKeys
 
-__all__ = ["StylizeRequest"]
+__all__ = ["DeflickerRequest", "StylizeRequest"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,32 @@ class StylizeRequest:
         """The style weights as the blend uses them (summing to 1), so 0.7 0.3 and 7 3 record alike."""
         weights = list(self.style_weights) if self.style_weights else [1.0] * len(self.styles)
         return [w / sum(weights) for w in weights]
+
+
+@dataclass(frozen=True)
+class DeflickerRequest:
+    """``vidstyle deflicker``: make ``processed`` temporally consistent, with flow from ``original``.
+
+    Attributes:
+        processed: the flickering video or frame pattern (it decides the output's size and timing).
+        original: the video or frame pattern it was made from (any size, the same frame count).
+        output: video file or frame pattern.
+        strength: weight of the temporal term against staying close to the processed frame.
+        detail_sigma: only frequencies below a Gaussian of this sigma (pixels) are made consistent;
+            finer detail is the processed frame's own (0: all of it).
+        config: flow, ``long_term``, scene-cut and still-pixel settings, encoder, threads.
+        frames, fps, start_number, overwrite: as for :class:`StylizeRequest` (``frames`` selects the
+            same frames of both inputs when they are sequences).
+    """
+
+    processed: str
+    original: str
+    output: str
+    strength: float = 4.0
+    detail_sigma: float = 4.0
+    config: StyleConfig = field(default_factory=StyleConfig.video)
+    frames: str | None = None
+    fps: Fraction | None = None
+    start_number: int = 1
+    overwrite: bool = False
+

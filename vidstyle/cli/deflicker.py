@@ -1,0 +1,54 @@
+"""``vidstyle deflicker``: make a flickering per-frame video consistent (:mod:`vidstyle.deflicker`),
+through :func:`vidstyle.pipeline.deflicker_video`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import StyleConfig
+from ..request import DeflickerRequest
+from . import options
+
+DEFAULT_STRENGTH = DeflickerRequest.__dataclass_fields__["strength"].default
+DEFAULT_DETAIL_SIGMA = DeflickerRequest.__dataclass_fields__["detail_sigma"].default
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        "deflicker", help="make a flickering per-frame video temporally consistent (any tool's output)",
+        description="Remove the flicker of a video processed frame by frame (per-frame style transfer, filters, "
+        "grades), given the original it was made from: each output frame stays close to the processed frame and "
+        "to the previous output warped by the original's optical flow, where that flow is reliable.",
+    )
+    parser.add_argument("processed", metavar="PROCESSED", help="the flickering video or frame pattern")
+    parser.add_argument("--source", required=True, metavar="ORIGINAL", help="the video or frame pattern it was made from")
+    parser.add_argument("-o", "--output", required=True, help="video file or frame-sequence pattern")
+    parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, metavar="S",
+                        help=f"weight of consistency against staying close to the processed frame (default: {DEFAULT_STRENGTH})")
+    parser.add_argument("--detail-sigma", type=float, default=DEFAULT_DETAIL_SIGMA, metavar="PX",
+                        help="detail finer than a Gaussian of this sigma stays the processed frame's own; 0 makes every "
+                        f"frequency consistent (default: {DEFAULT_DETAIL_SIGMA})")
+    parser.add_argument("--long-term", metavar="OFFSETS", help="earlier frames to stay consistent with, e.g. 1,2,4 (default: 1)")
+    parser.add_argument("--frames", metavar="RANGE", help="frames of sequence inputs to process, e.g. 1001-1100")
+    parser.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video")
+    parser.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
+    options.add_config_options(parser, only=("flow", "flow_preset", "still_threshold", "scene_cut_reliable", "threads", "codec", "crf", "pix_fmt"),
+                               defaults=StyleConfig.video())
+    options.add_common(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline import deflicker_video
+
+    config = options.config_from(args, StyleConfig.video(), long_term=options.long_term(args.long_term))
+    request = DeflickerRequest(
+        processed=args.processed, original=args.source, output=args.output, strength=args.strength, detail_sigma=args.detail_sigma, config=config,
+        frames=args.frames, fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number,
+        overwrite=args.overwrite,
+    )
+    result = deflicker_video(request, progress=options.FramesBar)
+    print(result.summary().replace("stylised", "deflickered", 1), file=sys.stderr)
+    return 0

@@ -1,0 +1,153 @@
+"""Blind temporal consistency (Bonneel et al. 2015; Lai et al. 2018): make a flickering per-frame
+video consistent, given the original it was made from. An :class:`~vidstyle.engine.Engine`, so it runs
+through the one frame loop with every input and output the tool has.
+
+For frame t, with flow and reliability computed on the *original* frames (the processed ones
+flicker, so their flow would follow the flicker), each output pixel minimises
+
+    |O_t - P_t|^2 + strength * sum_k c_k |O_t - warp(O_{t-k})|^2
+
+(``P_t`` the processed frame, ``c_k`` the closest-first reliability masks of the long-term offsets, as
+in the temporal loss), whose minimiser is the per-pixel closed form
+
+    O_t = (P_t + strength * sum_k c_k W_k) / (1 + strength * sum_k c_k).
+
+Where the flow is unreliable (disocclusions, after a scene cut) the output is the processed frame.
+Departure from Bonneel et al.: the data term is on pixels, not gradients, and solved in closed form
+instead of by a screened Poisson solve; measured in docs/BENCHMARKS.md. No I/O here besides reading
+the original frames the engine was given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+import flow
+
+from .config import StyleConfig
+from .engine import FrameReport, HistoryEntry, PreparedFrame
+from .frames import Frame, resize
+from .temporal import frame_pair, is_scene_cut
+
+if TYPE_CHECKING:
+    from .optimize import Progress
+
+__all__ = ["DeflickerEngine", "deflicker_frame"]
+
+
+def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list[np.ndarray], strength: float,
+                    detail_sigma: float = 0.0) -> np.ndarray:
+    """The closed form above. processed: (H, W, 3); warped: the earlier outputs warped onto this frame,
+    (H, W, 3) each; masks: their closest-first reliabilities, (H, W) in [0, 1]; all float32.
+
+    ``detail_sigma`` > 0: only the low frequencies (a Gaussian blur of that sigma, in pixels) are made
+    consistent; the detail above them is the processed frame's own, so repeated warping cannot blur
+    it (the intent of Bonneel et al.'s gradient-domain data term, without a Poisson solve)."""
+    import cv2
+
+    def low(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
+
+    base = low(processed.astype(np.float32))
+    numerator = base.copy()
+    denominator = np.ones(processed.shape[:2], np.float32)
+    for image, mask in zip(warped, masks, strict=True):
+        weight = strength * mask
+        numerator += weight[..., None] * low(image)
+        denominator += weight
+    return processed + (numerator / denominator[..., None] - base)
+
+
+class DeflickerEngine:
+    """The engine of ``vidstyle deflicker``: frames in are the processed video's; ``original`` yields
+    the frames they were made from, in the same order (0-based ``index`` matches).
+
+    Args:
+        original: iterable of :class:`Frame` of the original video (any size; resized to ``size``).
+        size: working size (width, height): the processed frames' own.
+        config: ``flow``, ``long_term``, ``scene_cut_reliable`` and ``still_threshold`` are used.
+        strength: the weight of the temporal term (0: output = processed).
+    """
+
+    def __init__(self, original: Iterable[Frame], size: tuple[int, int], config: StyleConfig, strength: float,
+                 detail_sigma: float = 0.0):
+        if strength < 0:
+            raise ValueError(f"--strength must be >= 0, got {strength}")
+        if detail_sigma < 0:
+            raise ValueError(f"--detail-sigma must be >= 0, got {detail_sigma}")
+        self.original = iter(original)
+        self.size = size
+        self.config = config
+        self.strength = strength
+        self.detail_sigma = detail_sigma
+        self.depth = max(config.long_term)
+        self.history: list[HistoryEntry] = []
+        self.stylised: np.ndarray | None = None
+        self._original: Frame | None = None
+
+    def _original_at(self, index: int) -> np.ndarray:
+        """The original frame at ``index`` at the working size (frames are asked for in order)."""
+        while self._original is None or self._original.index < index:
+            try:
+                self._original = next(self.original)
+            except StopIteration:
+                raise ValueError(f"the original video ends before frame {index + 1} of the processed one") from None
+        return resize(self._original.image, self.size)
+
+    def prepare(self, frames: Iterable[Frame]) -> Iterator[PreparedFrame]:
+        previous: np.ndarray | None = None
+        previous_number: int | None = None
+        for frame in frames:
+            source = self._original_at(frame.index)
+            pair = frame_pair(previous, source, self.config) if previous is not None else None
+            yield PreparedFrame(frame, source, pair, previous_number)
+            previous, previous_number = source, frame.number
+
+    def restore(self, entries: list[HistoryEntry]) -> None:
+        self.history = list(entries)[-self.depth:]
+
+    def process(self, frame: Frame | PreparedFrame, progress: Callable[[Progress], None] | None = None,
+                mask: np.ndarray | None = None) -> tuple[Frame, FrameReport]:
+        started = time.perf_counter()
+        prepared = frame if isinstance(frame, PreparedFrame) else next(self.prepare([frame]))
+        current = prepared.frame
+        processed = resize(current.image, self.size)
+        source = prepared.source
+        warped: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
+        reliable, cut, error = None, False, None
+        pair: flow.FlowPair | None = None
+        if self.history:
+            previous = self.history[-1]
+            pair = prepared.pair if prepared.pair is not None and prepared.previous_number == previous.number else frame_pair(previous.source, source, self.config)
+            reliable, cut = float(pair.reliability.mean()), is_scene_cut(pair, self.config.scene_cut_reliable)
+            if cut:
+                self.history = []
+            else:
+                covered = np.zeros(source.shape[:2], np.float32)
+                for offset in sorted(self.config.long_term):
+                    if offset > len(self.history):
+                        break
+                    entry = self.history[-offset]
+                    step = pair if offset == 1 else frame_pair(entry.source, source, self.config)
+                    masks.append(np.clip(step.reliability - covered, 0.0, 1.0))
+                    covered = np.clip(covered + masks[-1], 0.0, 1.0)
+                    warped.append(flow.warp(entry.output, step.backward))
+        output = np.clip(deflicker_frame(processed, warped, masks, self.strength, self.detail_sigma), 0.0, 1.0)
+        self.stylised = output
+        if mask is not None:
+            matte = np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), self.size), 0.0, 1.0)[..., None]
+            output = matte * output + (1.0 - matte) * processed
+        if warped and pair is not None:
+            from .metrics import frame_warping_error
+
+            error = frame_warping_error(output, self.history[-1].output, pair.backward, pair.reliability)
+        self.history = (self.history + [HistoryEntry(current.number, source, output)])[-self.depth:]
+        report = FrameReport(index=current.index, number=current.number, iterations=0, loss=float("nan"),
+                             seconds=time.perf_counter() - started, fresh_start=not warped, scene_cut=cut,
+                             reliable_fraction=reliable, warp_error=error)
+        return current.with_image(output), report
