@@ -14,6 +14,8 @@ Each case renders the bundled clip (or plates cut from it) at a tiny size with `
 ``python tests/pipeline_cases.py`` records them into ``tests/data/pipeline_reference.npz``; it was
 run once with the code before the refactor (commit b4fe640), and ``test_pipeline_reference.py``
 checks every later version against that file, frame for frame, with a maximum difference of 0.
+Later changes to the temporal method's defaults (issue 15) are switched off in ``COMMON``, so the
+cases keep guarding the frame loop, the engine interface, resume, scale-out and mattes.
 """
 
 from __future__ import annotations
