@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = [
     "CODEC", "CONTENT_LAYER", "CRF", "EXECUTION_FIELDS", "FLOW_PRESETS", "PIX_FMT", "STYLE_LAYERS",
-    "StyleConfig", "VIDEO_FIRST_ITERS", "VIDEO_ITERS", "option_fields"
+    "StyleConfig", "TrainConfig", "VIDEO_FIRST_ITERS", "VIDEO_ITERS", "option_fields"
 ]
 
 
@@ -204,3 +204,42 @@ def option_fields(*groups: str) -> list:
 
 # Settings that change how a render is executed, not its frames: a resumed render may change them.
 EXECUTION_FIELDS = ("device", "threads", "codec", "crf", "pix_fmt", "backend", "ray_address", "workers", "devices")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How ``vidstyle train`` trains a transfer network (vidstyle.model.train). The losses' weights,
+    layers, style scale, VGG weights and flow are the :class:`StyleConfig`'s, with the same meaning,
+    so that a model aims at what the optimiser produces at the same settings."""
+
+    size: int = field(default=128, metadata=_opt("longest side of the training frames in pixels (frames are resized to it)", group="train"))
+    crop: int | None = field(default=None, metadata=_opt("train on random square crops of this side (default: whole frames, cut to the smallest input's size)", group="train"))
+    steps: int = field(default=1500, metadata=_opt("optimiser steps", group="train"))
+    batch: int = field(default=4, metadata=_opt("frames (or frame pairs) a step", group="train"))
+    lr: float = field(default=1e-3, metadata=_opt("Adam learning rate", group="train"))
+    # Width 16 rather than Johnson et al.'s 32: half the time a frame on this CPU (44 vs 85 ms at
+    # 256x144) so that live preview keeps 10 fps; docs/BENCHMARKS.md, "Transfer network".
+    width: int = field(default=16, metadata=_opt("channels of the first layer (Johnson et al.: 32); the others are 2x and 4x", group="train"))
+    blocks: int = field(default=5, metadata=_opt("residual blocks", group="train"))
+    # The temporal term of the network's output pairs (Ruder et al. 2018, ReCoNet), on the same
+    # 0-255 scale as the optimiser's temporal loss.
+    temporal_weight: float = field(default=1e4, metadata=_opt("weight of the temporal term between consecutive frames' outputs (0: none)", group="train"))
+    max_frames: int = field(default=400, metadata=_opt("most frames (and pairs) taken from all inputs, evenly spread; their flow is computed once", group="train"))
+    checkpoint_every: int = field(default=100, metadata=_opt("write the model and a resumable checkpoint every N steps", group="train"))
+    preview_every: int = field(default=0, metadata=_opt("write MODEL.preview.png (input | output of one frame) every N steps; 0: never", group="train"))
+
+    def validate(self) -> "TrainConfig":
+        for name in ("size", "steps", "batch", "width", "max_frames", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.size < 16:
+            raise ValueError(f"--size must be at least 16 px for a transfer network, got {self.size}")
+        if self.crop is not None and not 16 <= self.crop <= self.size:
+            raise ValueError(f"--crop must be in 16..{self.size} (the training --size), got {self.crop}")
+        if self.blocks < 0 or self.preview_every < 0:
+            raise ValueError(f"--blocks and --preview-every must be >= 0, got {self.blocks} and {self.preview_every}")
+        if self.lr <= 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if self.temporal_weight < 0:
+            raise ValueError(f"--temporal-weight must be >= 0, got {self.temporal_weight}")
+        return self

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from .config import EXECUTION_FIELDS, StyleConfig
-from .engine import Engine
+from .engines import build_engine, check_model_request
 from .errors import UsageError
 from .io.media import Sink, Source, is_pattern, open_sink, open_source
 from .io.paths import check_output, same_file
@@ -71,6 +71,8 @@ def render_settings(request: StylizeRequest, size: tuple[int, int]) -> dict[str,
         "input": os.path.abspath(request.input),
         "styles": [{"path": os.path.abspath(p), "sha256": file_digest(p)} for p in request.styles],
         "style_weights": request.blend_weights(),
+        "model": {"path": os.path.abspath(request.model), "sha256": file_digest(request.model)} if request.model else None,
+        "init_model": {"path": os.path.abspath(request.init_model), "sha256": file_digest(request.init_model)} if request.init_model else None,
         "style_keys": request.style_keys.record() if request.style_keys is not None else None,
         "mask": mask_record(request.mask),
         "size": list(size),
@@ -85,7 +87,8 @@ def _check_paths(request: StylizeRequest) -> bool:
 
     sequence_out = is_pattern(request.output)
     if not sequence_out:
-        check_output(request.output, [request.input, *request.styles], request.overwrite)
+        models = [m for m in (request.model, request.init_model) if m]
+        check_output(request.output, [request.input, *request.styles, *models], request.overwrite)
     elif is_pattern(request.input) and same_file(parse_pattern(request.input).frame(0), parse_pattern(request.output).frame(0)):
         raise UsageError(f"output pattern {request.output} is the input pattern; choose another name")
     return sequence_out
@@ -111,9 +114,18 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
     source = open_source(request.input, request.frames)
     if request.fps is not None and not source.is_sequence:
         raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
+    if request.model and request.styles:
+        raise UsageError("--model brings its own styles; drop -s (or use --init-model to start the optimiser from a model)")
+    if not request.model and not request.styles:
+        raise UsageError("expected a style image (-s STYLE) or a trained model (--model MODEL)")
+    if request.model and request.init_model:
+        raise UsageError("--model renders with the network alone; --init-model starts the optimiser from one: give one of them")
     styles = [read_image(p)[0] for p in request.styles]
     size = working_size(source.width, source.height, config.size, config.upscale)
-    check_memory(size, config, device)
+    if request.model:
+        check_model_request(request, size)
+    else:
+        check_memory(size, config, device)
     masks = None
     if request.mask:
         from .io.mask import open_mask
@@ -136,15 +148,9 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
 
         return _say_plate_size(render_shots(request, source, size, styles, sink, resume, progress), source, size, sequence_out)
 
-    from .optimize import Stylizer
-    from .temporal import VideoStylizer
-
     try:
         configure_cpu_threads(config.threads)
-        weights = list(request.style_weights) if request.style_weights else None
-        stylizer = Stylizer(config, styles, weights, device=device)
-        engine: Engine = VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed,
-                                    style_keys=request.style_keys)
+        engine = build_engine(request, size, styles, device)
         if masks is not None:
             from .io.mask import MaskedEngine
 

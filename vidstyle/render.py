@@ -84,7 +84,7 @@ def summary_line(reports: list[FrameReport], seconds: float, *, skipped: int = 0
         (cuts, lambda: f"{cuts} scene cut(s)"),
         (errors, lambda: f"mean warping error {np.mean(errors):.5f}"),
         (unreadable, lambda: f"{unreadable} unreadable input frame(s) skipped"),
-        (reports and waited_seconds is not None, lambda: f"optimiser waited {waited_seconds:.1f} s for decode/flow/encode"),
+        (reports and waited_seconds is not None, lambda: f"the engine waited {waited_seconds:.1f} s for decode/flow/encode"),
     )
     parts = [f"{rendered} frame(s) stylised in {seconds:.1f} s ({seconds / max(rendered, 1):.2f} s/frame)", *details]
     parts += [say() for present, say in optional if present]

@@ -32,6 +32,10 @@ class StylizeRequest:
         fps: frame rate of a video made from a sequence.
         start_number: number of a video's first frame when it becomes a sequence.
         overwrite: replace an existing output (and re-render every frame of a sequence).
+        model: a trained transfer network (``vidstyle train``) to render with instead of the
+            optimiser; its styles are its own (``styles`` must then be empty).
+        init_model: a transfer network whose output starts the optimiser on every fresh frame and
+            fills the unreliable pixels of later ones (the hybrid; ``styles`` are the optimiser's).
     """
 
     input: str
@@ -45,10 +49,12 @@ class StylizeRequest:
     fps: Fraction | None = None
     start_number: int = 1
     overwrite: bool = False
+    model: str | None = None
+    init_model: str | None = None
 
     def blend_weights(self) -> list[float]:
         """The style weights as the blend uses them (summing to 1), so 0.7 0.3 and 7 3 record alike."""
-        weights = list(self.style_weights) if self.style_weights else [1.0] * len(self.styles)
+        weights = list(self.style_weights) if self.style_weights else [1.0] * max(1, len(self.styles))
         return [w / sum(weights) for w in weights]
 
 

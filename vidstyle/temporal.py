@@ -26,6 +26,11 @@ did not change, the flow is held at zero and trusted fully (:func:`frame_pair`; 
 would resample the painted texture every frame), and ``temporal_blend`` mixes the optimised frame
 with the previous output where the input is still.
 
+The hybrid (``--init-model``, issue 16): with an ``initializer`` (a trained transfer network), a
+fresh frame starts from the network's output instead of the content, and the network's output, not
+the content, fills the pixels the warped previous output cannot be trusted for. The optimiser then
+refines a frame that already looks like the style (docs/BENCHMARKS.md, "Transfer network").
+
 Two additions from later work (docs/literature.md):
 
 - style keyframes (:class:`vidstyle.style_keys.StyleKeys`): the style weights of each frame come
@@ -99,13 +104,17 @@ class VideoStylizer:
         generator_seed: seeds each frame's noise (seed + frame number), so a resumed run matches.
         style_keys: style weights per frame index (``--style-keys``), one weight per style image of
             ``stylizer``; None keeps the stylizer's own weights.
+        initializer: the hybrid (``--init-model``): maps a content frame (1, 3, H, W) to a starting
+            image, a transfer network's output. Fresh frames (the first, after a cut) start from it
+            instead of the content, and it fills the unreliable pixels of later frames.
     """
 
     def __init__(self, stylizer: Stylizer, size: tuple[int, int], temporal: bool = True, generator_seed: int | None = None,
-                 style_keys: StyleKeys | None = None):
+                 style_keys: StyleKeys | None = None, initializer: Callable[[torch.Tensor], torch.Tensor] | None = None):
         if style_keys is not None and style_keys.styles != len(stylizer.styles):
             raise ValueError(f"style keys weigh {style_keys.styles} style image(s) but the stylizer has {len(stylizer.styles)}")
         self.style_keys = style_keys
+        self.initializer = initializer
         self.stylizer = stylizer
         self.config = stylizer.config
         self.size = size
@@ -177,11 +186,16 @@ class VideoStylizer:
                 nearest = targets[0]
                 # Start from the warped previous output where it is reliable, the content elsewhere
                 # (noise when there is no content loss: see the module docstring).
-                fill = content if cfg.content_weight else noise_like(content, self._generator(frame))
+                if self.initializer is not None:
+                    fill = self.initializer(content)
+                else:
+                    fill = content if cfg.content_weight else noise_like(content, self._generator(frame))
                 init = nearest.reliability * nearest.warped_previous + (1 - nearest.reliability) * fill
                 if cfg.temporal_weight == 0:
                     targets = []
         fresh = init is None
+        if fresh and self.initializer is not None:
+            init = self.initializer(content)
         iterations = self.config.start_iters if fresh else self.config.iters
 
         last = [Progress(0, iterations, float("nan"))]

@@ -1,4 +1,4 @@
-"""Command line: ``vidstyle image | stylize | deflicker | texture | live | eval | bench | demo``.
+"""Command line: ``vidstyle image | stylize | deflicker | texture | train | info | export | live | eval | bench | demo``.
 
 The package is an edge: each command's module parses its options, checks paths, shows progress and
 calls the library (``stylize`` is :func:`vidstyle.pipeline.stylize_video` behind its options);
@@ -17,7 +17,7 @@ import os
 import sys
 
 from ..errors import UsageError
-from . import bench, deflicker, demo, evaluate, image, live, options, stylize, texture
+from . import bench, deflicker, demo, evaluate, export, image, info, live, options, stylize, texture, train
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = options.Parser(prog="vidstyle", description="Repaint images and video in the style of an artwork, without flicker.")
     parser.add_argument("--version", action="version", version=f"vidstyle {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=options.Parser)
-    for command in (image, stylize, deflicker, texture, evaluate, demo, live, bench):
+    for command in (image, stylize, deflicker, texture, train, info, export, evaluate, demo, live, bench):
         command.add_parser(commands)
     return parser
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import Any
 
-from ..config import StyleConfig, option_fields
+from ..config import StyleConfig
 from ..errors import UsageError
 
 EXIT_USAGE = 2
@@ -28,6 +28,7 @@ GROUP_TITLES = {
     "video": "video and temporal consistency",
     "encode": "video encoding",
     "scale": "scale-out (shots on several workers)",
+    "train": "training",
 }
 
 
@@ -37,22 +38,24 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _field_type(field: dataclasses.Field) -> type:
-    hint = typing.get_type_hints(StyleConfig)[field.name]
+def _field_type(field: dataclasses.Field, cls: type = StyleConfig) -> type:
+    hint = typing.get_type_hints(cls)[field.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         hint = args[0]
     return hint
 
 
-def add_config_options(parser: argparse.ArgumentParser, *groups: str, defaults: StyleConfig | None = None,
+def add_config_options(parser: argparse.ArgumentParser, *groups: str, defaults: Any = None,
                        exclude: tuple[str, ...] = (), only: tuple[str, ...] | None = None) -> None:
     """Add an option for each config field of ``groups`` (``only``: just these fields, whatever their
     group), under the group's heading; help and defaults from the config (``defaults``: the
-    command's preset)."""
+    command's preset, a :class:`StyleConfig` or another config dataclass such as
+    :class:`~vidstyle.config.TrainConfig`)."""
     defaults = defaults or StyleConfig()
+    cls = type(defaults)
     sections: dict[str, argparse._ArgumentGroup] = {}
-    fields = [f for f in dataclasses.fields(StyleConfig) if "help" in f.metadata and f.name in only] if only else option_fields(*groups)
+    fields = [f for f in dataclasses.fields(cls) if "help" in f.metadata and (f.name in only if only else f.metadata["group"] in groups)]
     for field in fields:
         if field.name in exclude:
             continue
@@ -60,7 +63,7 @@ def add_config_options(parser: argparse.ArgumentParser, *groups: str, defaults: 
         if group not in sections:
             sections[group] = parser.add_argument_group(GROUP_TITLES.get(group, group))
         flag = "--" + field.name.replace("_", "-")
-        kind = _field_type(field)
+        kind = _field_type(field, cls)
         default = getattr(defaults, field.name)
         help_text = field.metadata["help"] + ("" if default is None or kind is bool else f" (default: {default})")
         if kind is bool:
@@ -91,8 +94,8 @@ def config_from(args: argparse.Namespace, base: StyleConfig | None = None, **ext
     return (base or StyleConfig()).with_(**values).validate()
 
 
-def add_style_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
+def add_style_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("-s", "--style", action="append", required=required, metavar="STYLE",
                         help="style image; repeat for several styles (their Grams are blended)")
     parser.add_argument("--style-weights", nargs="+", metavar="W",
                         help="one weight per style image (e.g. 0.7 0.3 or 0.7,0.3; default equal)")
@@ -112,7 +115,7 @@ def style_weights(text_values: list[str] | None, styles: int) -> list[float] | N
     except ValueError:
         raise UsageError(f"--style-weights: expected numbers, got {' '.join(text_values)!r}") from None
     if len(weights) != styles:
-        raise UsageError(f"--style-weights: got {len(weights)} weight(s) for {styles} style image(s)")
+        raise UsageError(f"--style-weights: got {len(weights)} weight(s) for {styles} style(s)")
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise UsageError(f"--style-weights must be >= 0 and not all zero, got {weights}")
     return weights
@@ -231,7 +234,8 @@ class FramesBar:
     def advance(self, frames: int, report=None) -> None:
         self.bar.update(frames)
         if report is not None:
-            self.bar.set_postfix_str(f"loss {report.loss:.3g}, {report.seconds:.1f} s/frame" + (" (cut)" if report.scene_cut else ""))
+            loss = f"loss {report.loss:.3g}, " if report.iterations else ""  # an engine that does not iterate has none
+            self.bar.set_postfix_str(f"{loss}{report.seconds:.2f} s/frame" + (" (cut)" if report.scene_cut else ""))
 
     def iteration(self, progress) -> None:
         self.bar.set_postfix_str(f"it {progress.iteration}/{progress.total} loss {progress.loss:.3g}", refresh=False)

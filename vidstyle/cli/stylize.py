@@ -19,7 +19,13 @@ def add_parser(commands) -> argparse.ArgumentParser:
         "shot.####.exr, shot.%04d.png, shot.@.png or shot.1001-1100#.exr.",
     )
     stylize.add_argument("input", metavar="INPUT", help="video file or frame-sequence pattern")
-    options.add_style_arguments(stylize)
+    options.add_style_arguments(stylize, required=False)
+    stylize.add_argument("--model", metavar="MODEL",
+                         help="render with a transfer network trained by `vidstyle train` (one pass a frame) instead of the "
+                         "optimiser; its styles are its own (no -s), --style-weights/--style-keys blend them")
+    stylize.add_argument("--init-model", metavar="MODEL",
+                         help="the hybrid: the optimiser starts every fresh frame (the first, after a cut) from this network's "
+                         "output and fills unreliable pixels of later frames with it")
     stylize.add_argument("-o", "--output", required=True, help="video file or frame-sequence pattern")
     stylize.add_argument("--frames", metavar="RANGE", help="frames of a sequence to render, e.g. 1001-1100 or 1001-1100x2")
     stylize.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video (e.g. 24 or 24000/1001)")
@@ -41,10 +47,23 @@ def add_parser(commands) -> argparse.ArgumentParser:
 def request_from(args: argparse.Namespace) -> StylizeRequest:
     """The request the arguments make, every value parsed and checked once."""
     config = options.config_from(args, StyleConfig.video(), temporal=not args.no_temporal, long_term=options.long_term(args.long_term))
-    weights = options.style_weights(args.style_weights, len(args.style))
-    keys = options.style_keys(args.style_keys, args.style_weights, len(args.style))
+    styles = tuple(args.style or ())
+    count = len(styles)
+    if args.model:
+        from ..errors import UsageError
+        from ..model.file import read_info
+
+        if styles:
+            raise UsageError("--model brings its own styles; drop -s (or use --init-model to start the optimiser from a model)")
+        count = read_info(args.model).architecture.styles
+    elif not styles:
+        from ..errors import UsageError
+
+        raise UsageError("expected a style image (-s STYLE) or a trained model (--model MODEL)")
+    weights = options.style_weights(args.style_weights, count)
+    keys = options.style_keys(args.style_keys, args.style_weights, count)
     return StylizeRequest(
-        input=args.input, output=args.output, styles=tuple(args.style), config=config,
+        input=args.input, output=args.output, styles=styles, config=config, model=args.model, init_model=args.init_model,
         style_weights=tuple(weights) if weights else None, style_keys=keys, mask=args.mask, frames=args.frames,
         fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number, overwrite=args.overwrite,
     )

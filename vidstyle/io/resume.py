@@ -34,7 +34,7 @@ from .media import Sink
 from .sequence import SequenceWriter, parse_pattern
 
 __all__ = [
-    "ResumeState", "cleanup_temporaries", "differences", "file_digest", "open_resume", "read_settings",
+    "ResumeState", "atomic_write", "cleanup_temporaries", "differences", "file_digest", "open_resume", "read_settings",
     "read_state", "resume_history", "sidecar_paths", "write_settings", "write_state",
 ]
 
@@ -66,7 +66,9 @@ def cleanup_temporaries(output_pattern: str | os.PathLike) -> list[Path]:
     return sorted(removed)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
+    """Write ``path`` through ``write(stream)`` into a temporary beside it, fsync, rename into place:
+    a reader or a killed writer never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -97,7 +99,7 @@ def read_settings(path: Path) -> dict | None:
 
 
 def write_settings(path: Path, settings: dict) -> None:
-    _atomic_write(path, lambda s: s.write(json.dumps(settings, indent=2, sort_keys=True).encode()))
+    atomic_write(path, lambda s: s.write(json.dumps(settings, indent=2, sort_keys=True).encode()))
 
 
 def differences(old: dict, new: dict) -> list[str]:
@@ -141,7 +143,7 @@ def write_state(path: Path, entries: list[HistoryEntry]) -> None:
             outputs=np.stack([e.output for e in entries]),
         )
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def resume_history(state: Path, engine: Engine, sink: Sink, done: Frame) -> list[HistoryEntry]:

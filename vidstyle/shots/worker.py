@@ -89,6 +89,12 @@ def _stylizer(job: ChunkJob, device: str):
     return _CACHED["stylizer"]
 
 
+def _device(name: str):
+    from ..device import resolve_device
+
+    return resolve_device(name)
+
+
 class _ChunkSink:
     """The sink of one chunk: frames the driver must blend (the chunk's overlaps), and every frame
     of a video output, go back to the driver; the others are written to the output sequence."""
@@ -142,15 +148,14 @@ def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None =
     from ..io.media import open_sink, open_source
     from ..io.resume import ResumeState
     from ..render import render
-    from ..temporal import VideoStylizer
+    from ..engines import build_engine
 
     started = time.perf_counter()
     chunk, config, request = job.chunk, job.config, job.request
     configure_cpu_threads(config.threads or threads)
     source = open_source(request.input, request.frames)
-    stylizer = _stylizer(job, device or config.device)
-    engine: Engine = VideoStylizer(stylizer, job.size, temporal=config.temporal, generator_seed=config.seed,
-                                   style_keys=request.style_keys)
+    stylizer = None if request.model else _stylizer(job, device or config.device)
+    engine: Engine = build_engine(request, job.size, list(job.styles), stylizer.device if stylizer else _device(device or config.device), stylizer)
     if request.mask:
         from ..io.mask import MaskedEngine, open_mask
 
