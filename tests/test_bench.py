@@ -116,3 +116,76 @@ def test_the_cli_turns_a_bad_size_into_a_one_line_usage_error(capsys):
     assert main(["bench", "--size", "0x5", "--device", "cpu"]) == EXIT_USAGE
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--size" in err and "0x5" in err
+
+
+# --------------------------------------------------------------------------------------------------
+# --model: the transfer network
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from vidstyle.model.file import ModelInfo, save_model
+    from vidstyle.model.network import Architecture, TransferNet
+
+    net = TransferNet(Architecture(styles=2, width=4, blocks=1))
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_model(path, net, ModelInfo(net.architecture, ({"name": "a", "sha256": "0"}, {"name": "b", "sha256": "1"}),
+                                    {"steps": 1, "steps_done": 1}, "0.1.0"))
+    return path
+
+
+def run_model_bench_cli(*extra):
+    args = bench_parser().parse_args(["bench", "--device", "cpu", "--threads", "1", "--iters", "2", "--warmup", "1",
+                                      *map(str, extra)])
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = args.func(args)
+    return code, buffer.getvalue().strip().splitlines()
+
+
+def test_model_bench_prints_one_line_per_size(tiny_model):
+    code, lines = run_model_bench_cli("--model", tiny_model, "--size", "32x24", "48x36")
+    assert code == 0
+    timed = [line for line in lines if "ms/frame" in line]
+    assert len(timed) == 2 and all("fps" in line for line in timed)
+    assert "32x24" in timed[0] and "48x36" in timed[1]
+    assert "bare VGG" not in "\n".join(lines) and "2 styles" in lines[0]
+
+
+def test_model_bench_json_has_one_entry_per_size_and_per_frame_batch_times(tiny_model):
+    code, lines = run_model_bench_cli("--model", tiny_model, "--size", "32x24", "20x16", "--batch", "3", "--json")
+    assert code == 0
+    result = json.loads(lines[-1])
+    assert result["batch"] == 3 and result["styles"] == 2 and result["device"] == "cpu"
+    assert [(s["width"], s["height"]) for s in result["sizes"]] == [(32, 24), (20, 16)]
+    for size in result["sizes"]:
+        assert size["ms_per_frame"] > 0 and size["cpu_ms_per_frame"] >= 0 and size["peak_mem_mb"] > 0
+        assert size["fps"] == pytest.approx(1000 / size["ms_per_frame"], rel=1e-2)
+        assert len(size["passes_ms"]) == 2
+
+
+def test_model_bench_refuses_a_size_the_network_cannot_take_in_one_line(tiny_model, capsys):
+    from vidstyle.cli import EXIT_USAGE, main
+
+    assert main(["bench", "--model", str(tiny_model), "--size", "32x24", "8x8", "--device", "cpu"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "8x8" in err and "16" in err
+
+
+def test_model_bench_refuses_a_bad_model_file_in_one_line(tmp_path, capsys):
+    from vidstyle.cli import EXIT_USAGE, main
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"nope")
+    assert main(["bench", "--model", str(bad), "--device", "cpu"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not a vidstyle model" in err
+
+
+def test_several_sizes_and_batch_need_a_model(capsys):
+    from vidstyle.cli import EXIT_USAGE, main
+
+    assert main(["bench", "--size", "32x24", "48x36", "--device", "cpu"]) == EXIT_USAGE
+    assert main(["bench", "--batch", "2", "--device", "cpu"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--model" in err[0] and "--model" in err[1]

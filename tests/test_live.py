@@ -6,6 +6,7 @@ The windowed test needs Xvfb (Debian package ``xvfb``) and is skipped without it
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -331,3 +332,121 @@ def test_window_under_xvfb_runs_and_stops_after_max_frames(tmp_path, clip_and_st
     assert "live: 3 frame(s)" in result.stderr
     info = probe(record)
     assert info.frame_count == 3 and info.width == 64  # side by side: two 32 px panels
+
+
+# --------------------------------------------------------------------------------------------------
+# --model: the transfer network instead of the optimiser
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 2-style width-4 network whose styles differ (random per-style norm scales and shifts)."""
+    from vidstyle.model.file import ModelInfo, save_model
+    from vidstyle.model.network import Architecture, ConditionalInstanceNorm, TransferNet
+
+    torch.manual_seed(0)
+    net = TransferNet(Architecture(styles=2, width=4, blocks=1))
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, ConditionalInstanceNorm):
+                module.scale.normal_(1.0, 0.5)
+                module.shift.normal_(0.0, 0.5)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_model(path, net, ModelInfo(net.architecture, ({"name": "a", "sha256": "0"}, {"name": "b", "sha256": "1"}),
+                                    {"steps": 1, "steps_done": 1}, "0.1.0"))
+    return path
+
+
+def test_model_keys_step_through_styles_and_neighbour_blends():
+    state = LiveState(styles=2, blends=True, max_strength=0)
+    seen = [state.style_weights()]
+    for _ in range(3):
+        state, action = handle_key(state, ord("n"))
+        assert action is Action.STYLE
+        seen.append(state.style_weights())
+    assert seen == [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [1.0, 0.0]]
+    state, _ = handle_key(state, ord("p"))
+    assert state.style_weights() == [0.0, 1.0]
+
+    three = LiveState(styles=3, blends=True)
+    assert three.positions == 6
+    three = dataclasses.replace(three, style=5)
+    assert three.chosen() == (2, 0) and three.style_weights() == [0.5, 0.0, 0.5]  # 3+1 closes the ring
+    blended, action = handle_key(three, ord("b"))
+    assert action is Action.STYLE and blended.style_weights() == pytest.approx([1 / 3] * 3)
+    assert handle_key(blended, ord("b"))[0].style_weights() == [0.5, 0.0, 0.5]  # b toggles back
+    assert handle_key(blended, ord("n"))[0] == dataclasses.replace(three, style=0)  # n leaves the blend
+    # Without blends (the optimiser) b does nothing.
+    assert handle_key(LiveState(styles=2), ord("b")) == (LiveState(styles=2), None)
+
+
+def test_model_strength_stops_at_full_and_halves_down():
+    state = LiveState(styles=2, blends=True, max_strength=0)
+    assert handle_key(state, ord("+")) == (state, None)
+    state, action = handle_key(state, ord("-"))
+    assert action is Action.STRENGTH and state.strength_factor == 0.5
+
+
+def test_model_session_switches_styles_mixes_strength_and_never_loads_vgg(tmp_path, tiny_model, photo, monkeypatch):
+    from vidstyle import features
+    from vidstyle.model.engine import ModelEngine
+    from vidstyle.model.file import load_model
+
+    monkeypatch.setattr(features.VGG19Features, "load", lambda *a, **k: pytest.fail("VGG loaded"))
+    net, info = load_model(tiny_model)
+    session = live.LiveSession.with_model(ModelEngine(net, (32, 20)), info.style_names, snapshot_dir=tmp_path)
+    assert session.video is None and session.model.weights == [1.0, 0.0]
+    frame = resize(photo, (48, 30))
+    first = session.process(frame).copy()
+    assert first.shape == (20, 32, 3) and first.dtype == np.float32
+    lines = session.overlay_lines(5.0)
+    assert lines[0] == "5.0 fps  model" and lines[1] == "style 1/2 a"
+
+    assert session.press(ord("n")) is Action.STYLE and session.model.weights == [0.5, 0.5]
+    assert session.overlay_lines(None)[1] == "styles 1+2/2 a + b"
+    session.press(ord("n"))
+    second = session.process(frame).copy()
+    assert session.overlay_lines(None)[1] == "style 2/2 b"
+    assert np.abs(second - first).max() > 1e-3  # another style, another picture
+
+    session.press(ord("-"))  # half stylised, half camera
+    mixed = session.process(frame)
+    np.testing.assert_allclose(mixed, 0.5 * second + 0.5 * session.camera, atol=1e-5)
+    assert "strength x0.5" in session.overlay_lines(None)[1]
+    session.press(ord("c"))
+    assert session.view().shape == (20, 64, 3)
+    assert session.press(ord("s")) is Action.SNAPSHOT and len(session.snapshots) == 1
+
+
+def test_headless_model_session_on_the_sample_clip(tiny_model, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    clip = os.path.join(os.path.dirname(__file__), os.pardir, "samples", "clip.mp4")
+    if not os.path.isfile(clip):
+        pytest.skip("samples/clip.mp4 not found")
+    code = cli.main(["live", "--model", str(tiny_model), "--source", clip, "--no-window", "--max-frames", "5",
+                     "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "model " + str(tiny_model) + " (2 styles)" in err
+    assert "live: 5 frame(s)" in err and "fps mean" in err
+
+
+def test_bad_model_file_gives_one_line_and_exit_2(tmp_path, clip_and_style, capsys):
+    clip, _ = clip_and_style
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model at all")
+    assert cli.main(["live", "--model", str(bad), "--source", str(clip), "--no-window", "--device", "cpu"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidstyle: error: ") and "not a vidstyle model" in lines[0]
+
+
+@pytest.mark.parametrize("extra", [["-s", "STYLE"], []])
+def test_model_and_style_both_or_neither_give_one_line_and_exit_2(extra, tiny_model, clip_and_style, capsys):
+    clip, style = clip_and_style
+    model = ["--model", str(tiny_model)] if extra else []
+    args = ["live", "--source", str(clip), "--no-window", "--device", "cpu", *model,
+            *[str(style) if a == "STYLE" else a for a in extra]]
+    assert cli.main(args) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and ("drop -s" in lines[0] if extra else "expected a style image" in lines[0])

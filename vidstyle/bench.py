@@ -21,8 +21,18 @@ process's peak resident set size on the CPU: the kernel's high-water mark is res
 the whole process (Python, torch, the network's weights included; ``rss_before_mb`` is the level it
 started from). Where that reset is not possible it falls back to ``getrusage``'s lifetime peak and says so.
 
+``vidstyle bench --model MODEL`` times a trained transfer network instead (:func:`run_model_bench`):
+at each ``--size``, ``--warmup`` untimed passes, then ``--iters`` timed passes of
+:meth:`ModelEngine.stylize_images <vidstyle.model.engine.ModelEngine.stylize_images>` (what
+``stylize --model`` and ``live --model`` run: padding, autocast, the network, the clamp; not the
+resizing or the copies to and from the device) on ``--batch`` copies of the bundled photo in one
+batch. Per size it reports the median wall time per frame (a pass over the batch size), the frames
+per second that makes, the median process CPU time per frame beside it, and the peak memory of that
+size's passes (measured as above, reset before each size).
+
 Nothing here prints: :func:`run_bench` returns a :class:`BenchResult` and :func:`format_report` its
-summary; the command is :mod:`vidstyle.cli.bench`.
+summary, :func:`run_model_bench` a :class:`ModelBenchResult` and :func:`format_model_report` its;
+the command is :mod:`vidstyle.cli.bench`.
 """
 
 from __future__ import annotations
@@ -40,8 +50,8 @@ if TYPE_CHECKING:  # torch is imported where it is used
     import torch
 
 __all__ = [
-    "BenchResult", "bench_images", "check_size_for_layers", "format_report", "parse_size", "run_bench",
-    "samples_folder"
+    "BenchResult", "ModelBenchResult", "ModelSizeResult", "bench_images", "check_size_for_layers",
+    "format_model_report", "format_report", "parse_size", "run_bench", "run_model_bench", "samples_folder"
 ]
 
 
@@ -405,6 +415,153 @@ def run_bench(
 
 
 # ---------------------------------------------------------------------------------------------------
+# the transfer network (--model)
+
+
+@dataclass
+class ModelSizeResult:
+    """One size of a :func:`run_model_bench` run. Times in ms per frame (a pass / the batch)."""
+
+    width: int
+    height: int
+    ms_per_frame: float           # median over the timed passes
+    ms_per_frame_min: float
+    fps: float                    # 1000 / ms_per_frame
+    cpu_ms_per_frame: float       # process CPU time (all threads), median over the passes
+    peak_mem_mb: float            # during this size's passes, warm-up included
+    passes_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class ModelBenchResult:
+    """What one ``bench --model`` run measured, one :class:`ModelSizeResult` per size."""
+
+    model: str
+    styles: int
+    net_width: int
+    blocks: int
+    device: str
+    device_name: str
+    dtype: str
+    threads: int
+    batch: int
+    passes: int                   # timed passes per size
+    warmup: int
+    peak_mem_source: str
+    images: str
+    sizes: list[ModelSizeResult] = field(default_factory=list)
+    torch_version: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(_rounded(asdict(self)))
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def run_model_bench(
+    model: str,
+    sizes: list[tuple[int, int]],
+    iters: int = DEFAULT_ITERS,
+    warmup: int = DEFAULT_WARMUP,
+    batch: int = 1,
+    device: str = "auto",
+    dtype: str = "float32",
+    threads: int | None = None,
+) -> ModelBenchResult:
+    """Time the transfer network in ``model`` at each of ``sizes`` (width, height); see the module
+    docstring. Every size is checked (ValueError) and the model file read (ModelFileError, a
+    ValueError) before any timing.
+
+    Args:
+        iters: timed passes per size; warmup: untimed passes before them.
+        batch: frames per pass (one batch through the network: what a GPU wants); times are per frame.
+        threads: CPU threads for torch (default: every core this process may use).
+    """
+    import torch
+
+    from .device import configure_cpu_threads, resolve_device
+    from .model.engine import ModelEngine, check_model_size
+    from .model.file import load_model
+
+    if not sizes:
+        raise ValueError("--size: expected at least one WIDTHxHEIGHT")
+    if iters < 1:
+        raise ValueError(f"--iters must be >= 1, got {iters}")
+    if warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {warmup}")
+    if batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {batch}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"--dtype: expected float32 or bfloat16, got {dtype!r}")
+    for size in sizes:
+        try:
+            check_model_size(size)
+        except ValueError:
+            from .model.network import MIN_SIDE
+
+            raise ValueError(f"--size {size[0]}x{size[1]} is too small for a transfer network: both sides must be "
+                             f"at least {MIN_SIDE} pixels") from None
+    target = resolve_device(device)
+    if target.type == "cpu":
+        if threads is not None:
+            torch.set_num_threads(threads)
+        else:
+            configure_cpu_threads()
+    net, info = load_model(model, target)
+    # ModelEngine autocasts to bfloat16 only on CUDA; report what actually runs.
+    effective_dtype = dtype if target.type == "cuda" else "float32"
+
+    def now() -> tuple[float, float]:
+        if target.type == "cuda":
+            torch.cuda.synchronize(target)  # time finished work, not queued launches
+        return time.perf_counter(), time.process_time()
+
+    results: list[ModelSizeResult] = []
+    source = ""
+    images = ""
+    for width, height in sizes:
+        engine = ModelEngine(net, (width, height), device=target, dtype=dtype)
+        content, _, images = bench_images(width, height)
+        frames = torch.from_numpy(content).permute(2, 0, 1)[None].expand(batch, -1, -1, -1).contiguous().to(target)
+        memory = _PeakMemory(target)
+        memory.start()
+        source = memory.source
+        for _ in range(warmup):
+            engine.stylize_images(frames)
+        walls, cpus = [], []
+        for _ in range(iters):
+            started = now()
+            engine.stylize_images(frames)
+            ended = now()
+            walls.append((ended[0] - started[0]) * 1e3 / batch)
+            cpus.append((ended[1] - started[1]) * 1e3 / batch)
+        peak = memory.peak_mb()
+        del frames, engine
+        ms = statistics.median(walls)
+        results.append(ModelSizeResult(
+            width=width, height=height, ms_per_frame=ms, ms_per_frame_min=min(walls), fps=1e3 / max(ms, 1e-9),
+            cpu_ms_per_frame=statistics.median(cpus), peak_mem_mb=peak, passes_ms=[w * batch for w in walls],
+        ))
+    arch = info.architecture
+    return ModelBenchResult(
+        model=str(model), styles=arch.styles, net_width=arch.width, blocks=arch.blocks, device=str(target),
+        device_name=_device_name(target), dtype=effective_dtype, threads=torch.get_num_threads(), batch=batch,
+        passes=iters, warmup=warmup, peak_mem_source=source, images=images, sizes=results,
+        torch_version=torch.__version__,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
 # command line
 
 
@@ -424,4 +581,22 @@ def format_report(result: BenchResult) -> str:
         f"  peak mem   {r.peak_mem_mb:9.0f} MiB  ({r.peak_mem_source}"
         + (f"; {r.mem_before_mb:.0f} MiB before)" if r.mem_before_mb is not None else ")"),
     ]
+    return "\n".join(lines)
+
+
+def format_model_report(result: ModelBenchResult) -> str:
+    """The human-readable summary of :func:`run_model_bench`: a header, then one line per size."""
+    r = result
+    threads = f", {r.threads} thread{'' if r.threads == 1 else 's'}" if r.device == "cpu" else ""
+    lines = [
+        f"vidstyle bench: model {r.model} ({r.styles} style{'' if r.styles == 1 else 's'}, width {r.net_width}, "
+        f"{r.blocks} residual block{'' if r.blocks == 1 else 's'}) on {r.device} [{r.device_name}] ({r.dtype}{threads})",
+        f"  batch {r.batch}, median of {r.passes} timed pass(es) after {r.warmup} warm-up, {r.images} images; "
+        f"peak mem: {r.peak_mem_source}",
+    ]
+    for size in r.sizes:
+        lines.append(
+            f"  {f'{size.width}x{size.height}':>10}  {size.ms_per_frame:9.2f} ms/frame (min {size.ms_per_frame_min:.2f})  "
+            f"{size.fps:8.2f} fps  CPU {size.cpu_ms_per_frame:9.2f} ms/frame  peak mem {size.peak_mem_mb:7.0f} MiB"
+        )
     return "\n".join(lines)

@@ -26,6 +26,12 @@ Decisions (see docs/live.md):
 - Several ``-s`` images are alternatives switched with n/p (one :class:`Stylizer` each, sharing one
   network), not a blend as in ``vidstyle stylize``. Switching keeps the temporal history, so the new
   style grows out of the old one instead of restarting from the camera image.
+- ``--model MODEL`` replaces the optimiser by a trained transfer network
+  (:class:`~vidstyle.model.engine.ModelEngine`): one forward pass a frame, no flow, no VGG. n/p then
+  step round a ring of the model's styles and the even blends of neighbours (2 styles: 1, 1+2, 2;
+  3 styles: 1, 1+2, 2, 2+3, 3, 3+1), b toggles the even blend of all styles, and +/- mix the input
+  frame back in: ``f * stylised + (1 - f) * input`` with the strength factor ``f`` = 2**strength,
+  which cannot go above 1 (+ stops there). The same :class:`LiveSession` runs both.
 """
 
 from __future__ import annotations
@@ -48,7 +54,9 @@ import numpy as np
 from .config import StyleConfig
 
 if TYPE_CHECKING:
-    from .engine import FrameReport
+    from .engine import Engine, FrameReport
+    from .model.engine import ModelEngine
+    from .temporal import VideoStylizer
 
 __all__ = [
     "Action", "LiveSession", "LiveState", "LiveStats", "Recorder", "Window", "display_problem",
@@ -93,10 +101,15 @@ class Action(enum.Enum):
 class LiveState:
     """What the keys control.
 
-    styles: number of style images; style: the one in use (0-based);
-    strength: style weight = config.style_weight * 2**strength;
+    styles: number of styles; style: the one in use (0-based), or with ``blends`` the position on
+    the ring of styles and neighbour blends (see :attr:`positions`);
+    strength: style weight = config.style_weight * 2**strength (with a model: the stylised image's
+    share of the output, ``min(1, 2**strength)``), between -MAX_STRENGTH_STEPS and ``max_strength``;
     paused: no new frames are stylised; side_by_side: camera | stylised in the window;
-    quit: the session should end.
+    quit: the session should end;
+    blends: n/p also stop at the even blend of neighbouring styles, and b works (a model's
+    conditional instance norms blend styles; the optimiser's separate Stylizers do not);
+    blend_all: the even blend of every style (the b key) instead of ``style``.
     """
 
     styles: int = 1
@@ -105,13 +118,40 @@ class LiveState:
     paused: bool = False
     side_by_side: bool = False
     quit: bool = False
+    blends: bool = False
+    blend_all: bool = False
+    max_strength: int = MAX_STRENGTH_STEPS
 
     @property
     def strength_factor(self) -> float:
         return 2.0 ** self.strength
 
+    @property
+    def positions(self) -> int:
+        """How many stops n/p cycle through: the styles, and with ``blends`` the neighbour blends
+        between them too (2 styles: 1, 1+2, 2; S >= 3 styles: 2S stops, S+1 closing the ring)."""
+        if not self.blends or self.styles < 2:
+            return self.styles
+        return 3 if self.styles == 2 else 2 * self.styles
 
-KEYS_HELP = "q/Esc quit, space pause, s snapshot, n/p next/previous style, +/- style strength, c side by side"
+    def chosen(self) -> tuple[int, ...]:
+        """The 0-based styles in use: one, two neighbours (even blend), or all of them."""
+        if self.blend_all:
+            return tuple(range(self.styles))
+        if not self.blends:
+            return (self.style,)
+        first, between = divmod(self.style, 2)
+        return (first, (first + 1) % self.styles) if between else (first,)
+
+    def style_weights(self) -> list[float]:
+        """One weight per style summing to 1: one-hot, or the even blend of :meth:`chosen`."""
+        chosen = self.chosen()
+        return [1.0 / len(chosen) if i in chosen else 0.0 for i in range(self.styles)]
+
+
+KEYS_HELP = ("q/Esc quit, space pause, s snapshot, n/p next/previous style, +/- style strength, c side by side; "
+             "with --model: n/p also stop at blends of neighbouring styles, b blends all styles, "
+             "+/- mix the camera image back in")
 
 
 def handle_key(state: LiveState, key: int | None) -> tuple[LiveState, Action | None]:
@@ -135,10 +175,14 @@ def handle_key(state: LiveState, key: int | None) -> tuple[LiveState, Action | N
         if state.styles < 2:
             return state, None
         step = 1 if char == "n" else -1
-        return dataclasses.replace(state, style=(state.style + step) % state.styles), Action.STYLE
+        return dataclasses.replace(state, style=(state.style + step) % state.positions, blend_all=False), Action.STYLE
+    if char == "b":
+        if not state.blends or state.styles < 2:
+            return state, None
+        return dataclasses.replace(state, blend_all=not state.blend_all), Action.STYLE
     if char in ("+", "=", "-", "_"):
         step = 1 if char in ("+", "=") else -1
-        strength = max(-MAX_STRENGTH_STEPS, min(MAX_STRENGTH_STEPS, state.strength + step))
+        strength = max(-MAX_STRENGTH_STEPS, min(state.max_strength, state.strength + step))
         if strength == state.strength:
             return state, None
         return dataclasses.replace(state, strength=strength), Action.STRENGTH
@@ -152,15 +196,17 @@ def handle_key(state: LiveState, key: int | None) -> tuple[LiveState, Action | N
 
 
 class LiveSession:
-    """The live loop's state and work, without a window.
+    """The live loop's state and work, without a window, with either engine.
 
     Args:
         stylizers: one :class:`~vidstyle.optimize.Stylizer` per style image (sharing one network);
-            their configs are the base settings (the style weight before +/-).
+            their configs are the base settings (the style weight before +/-). Empty with ``model``.
         names: a short name per style, for the overlay.
         size: working size (width, height).
-        temporal: warm-start from the warped previous output (False: every frame afresh).
-        seed: seeds each frame's noise (only used with ``init="noise"``).
+        model: a :class:`~vidstyle.model.engine.ModelEngine` to stylise with instead of the optimiser
+            (see :meth:`with_model`); its styles are the ones named.
+        temporal: warm-start from the warped previous output (False: every frame afresh). Optimiser only.
+        seed: seeds each frame's noise (only used with ``init="noise"``). Optimiser only.
         side_by_side: start with camera | stylised.
         snapshot_dir: where the s key writes PNGs.
     """
@@ -171,28 +217,52 @@ class LiveSession:
         names: Sequence[str],
         size: tuple[int, int],
         *,
+        model: ModelEngine | None = None,
         temporal: bool = True,
         seed: int | None = None,
         side_by_side: bool = False,
         snapshot_dir: str | os.PathLike = ".",
     ):
-        if not stylizers or len(names) != len(stylizers):
-            raise ValueError(f"expected one name per stylizer, got {len(stylizers)} stylizers and {len(names)} names")
         self.stylizers = list(stylizers)
         self.names = list(names)
+        self.model = model
+        self.video: VideoStylizer | None = None
+        if model is not None:
+            if self.stylizers:
+                raise ValueError("a live session stylises with a model or with stylizers, not both")
+            styles = model.net.architecture.styles
+            if len(self.names) != styles:
+                raise ValueError(f"expected one name per style of the model, got {len(self.names)} names for {styles} styles")
+            if tuple(model.size) != tuple(size):
+                raise ValueError(f"the model engine works at {model.size}, the session at {size}")
+            # The model's +/- mixes the input back in: full strength (1) is the most there is.
+            self.state = LiveState(styles=styles, side_by_side=side_by_side, blends=True, max_strength=0)
+            self.engine: Engine = model
+        else:
+            if not self.stylizers or len(self.names) != len(self.stylizers):
+                raise ValueError(f"expected one name per stylizer, got {len(self.stylizers)} stylizers and {len(self.names)} names")
+            self.state = LiveState(styles=len(self.stylizers), side_by_side=side_by_side)
+            from .temporal import VideoStylizer  # here: importing temporal.py loads torch
+
+            # The flow preset (ultrafast for live) comes with the config, as every other setting.
+            self.video = VideoStylizer(self.stylizers[0], size, temporal=temporal, generator_seed=seed)
+            self.engine = self.video
         self.base_configs = [s.config for s in self.stylizers]
         self.size = size
-        self.state = LiveState(styles=len(self.stylizers), side_by_side=side_by_side)
         self.snapshot_dir = Path(snapshot_dir)
-        from .temporal import VideoStylizer  # here: importing temporal.py loads torch
-
-        # The flow preset (ultrafast for live) comes with the config, as every other setting.
-        self.video = VideoStylizer(self.stylizers[0], size, temporal=temporal, generator_seed=seed)
         self.camera: np.ndarray | None = None  # last input at the working size, (H, W, 3)
         self.output: np.ndarray | None = None  # last stylised frame, (H, W, 3)
         self.report: FrameReport | None = None  # the last frame's
         self.frames = 0
         self.snapshots: list[Path] = []
+        if model is not None:
+            self._configure()  # the engine's default is an even blend; the session starts on style 1
+
+    @classmethod
+    def with_model(cls, model: ModelEngine, names: Sequence[str], **options) -> "LiveSession":
+        """A session that stylises with ``model`` at its working size (``options``: as for the
+        constructor, of which ``side_by_side`` and ``snapshot_dir`` apply)."""
+        return cls((), names, model.size, model=model, **options)
 
     # -- frames -----------------------------------------------------------------------------------
     def process(self, image: np.ndarray) -> np.ndarray:
@@ -201,8 +271,12 @@ class LiveSession:
         from .frames import Frame, resize
 
         self.camera = resize(image, self.size)
-        output, self.report = self.video.process(Frame(self.camera, self.frames, self.frames))
-        self.output = output.image
+        output, self.report = self.engine.process(Frame(self.camera, self.frames, self.frames))
+        stylised = output.image
+        if self.model is not None and self.state.strength < 0:
+            share = min(1.0, self.state.strength_factor)
+            stylised = (share * stylised + (1.0 - share) * self.camera).astype(np.float32)
+        self.output = stylised
         self.frames += 1
         return self.output
 
@@ -211,7 +285,7 @@ class LiveSession:
 
         ``side_by_side`` None follows the current state (the c key).
         """
-        if self.output is None:
+        if self.output is None or self.camera is None:
             raise RuntimeError("no frame has been stylised yet")
         both = self.state.side_by_side if side_by_side is None else side_by_side
         return np.concatenate([self.camera, self.output], axis=1) if both else self.output
@@ -228,11 +302,17 @@ class LiveSession:
         return action
 
     def _configure(self) -> None:
-        """Point the video stylizer at the chosen style with the chosen strength.
+        """Point the engine at the chosen style with the chosen strength.
 
-        The Stylizer reads ``config.style_weight`` at every ``stylize`` call, and its cached style
-        Grams do not depend on the weight, so replacing the config is all a strength change needs.
+        A model gets the style-weight vector of its conditional instance norms (the strength is
+        applied when mixing in :meth:`process`). The optimiser's Stylizer reads ``config.style_weight``
+        at every ``stylize`` call, and its cached style Grams do not depend on the weight, so
+        replacing the config is all a strength change needs.
         """
+        if self.model is not None:
+            self.model.weights = self.state.style_weights()
+            return
+        assert self.video is not None
         index = self.state.style
         stylizer = self.stylizers[index]
         base = self.base_configs[index]
@@ -258,18 +338,28 @@ class LiveSession:
 
     # -- overlay text -----------------------------------------------------------------------------
     def overlay_lines(self, fps: float | None) -> list[str]:
-        """The overlay: speed and iterations, then the style and its strength."""
-        iterations = self.report.iterations if self.report is not None else 0
+        """The overlay: speed and iterations (or "model"), then the style(s) and the strength."""
         first = f"{fps:.1f} fps" if fps else "-- fps"
-        first += f"  {iterations} it/frame"
-        second = f"style {self.state.style + 1}/{self.state.styles} {self.names[self.state.style]}"
+        if self.model is not None:
+            first += "  model"
+        else:
+            first += f"  {self.report.iterations if self.report is not None else 0} it/frame"
+        lines = [first, self.style_label()]
         if self.state.strength:
-            second += f"  strength x{self.state.strength_factor:g}"
-        lines = [first, second]
+            lines[1] += f"  strength x{self.state.strength_factor:g}"
         if self.state.paused:
             lines.append("paused (space resumes)")
         return lines
 
+    def style_label(self) -> str:
+        """``style 1/2 starry``, ``styles 1+2/3 starry + scream`` or ``all 3 styles blended``."""
+        state = self.state
+        chosen = state.chosen()
+        if state.blend_all:
+            return f"all {state.styles} styles blended"
+        if len(chosen) == 2:
+            return f"styles {chosen[0] + 1}+{chosen[1] + 1}/{state.styles} {self.names[chosen[0]]} + {self.names[chosen[1]]}"
+        return f"style {chosen[0] + 1}/{state.styles} {self.names[chosen[0]]}"
 
 
 # ---------------------------------------------------------------------------------------------------
