@@ -297,3 +297,29 @@ def test_model_sequence_render_resumes_with_identical_frames(tmp_path):
     for p in sorted(out.parent.glob("out.*.png")):
         assert np.array_equal(read_image(p)[0], first[p.name]), p.name
     assert not np.array_equal(first[frames[0].name], first[frames[-1].name])
+
+
+INTERRUPT_AT_THIRD_STEP = """
+import os, signal, sys, torch
+real_step = torch.optim.Adam.step
+calls = [0]
+def step(self, *args, **kwargs):
+    calls[0] += 1
+    if calls[0] == 3:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C in the middle of a step
+    return real_step(self, *args, **kwargs)
+torch.optim.Adam.step = step
+from vidstyle.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_finishes_the_step_and_keeps_a_checkpoint(tmp_path):
+    args = ["train", "-s", str(STARRY), "--on", str(CLIP), *TINY, "--steps", "8", "--checkpoint-every", "100",
+            "-o", str(tmp_path / "m.safetensors")]
+    stopped = _run(INTERRUPT_AT_THIRD_STEP, *args)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "stopped at step 3; checkpoint kept" in stopped.stderr
+    assert read_info(tmp_path / "m.safetensors").training["steps_done"] == 3
+    resumed = _run("import sys; from vidstyle.cli import main; sys.exit(main(sys.argv[1:]))", *args)
+    assert resumed.returncode == 0 and "resumed at step 3" in resumed.stderr, resumed.stderr

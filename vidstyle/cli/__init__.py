@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     _one_line_warnings()
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print("vidstyle: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # A command that stopped cleanly says what it kept (train: the step of its checkpoint).
+        print(f"vidstyle: interrupted{': ' + str(interrupt) if str(interrupt) else ''}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - every failure becomes one line unless --debug
         if debug:

@@ -17,12 +17,15 @@ def add_parser(commands) -> argparse.ArgumentParser:
         "`vidstyle stylize IN -o OUT --model MODEL` or preview with `vidstyle live --model MODEL`. A killed or "
         "interrupted training continues when the same command is run again (MODEL.training/ holds its state).",
     )
-    parser.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
+    parser.add_argument("-s", "--style", action="append", metavar="STYLE",
                         help="style image; repeat for a multi-style model (conditional instance norm; blend them later "
                         "with --style-weights or --style-keys)")
     parser.add_argument("--on", action="append", required=True, metavar="INPUT",
                         help="footage to learn from: a video, a frame pattern or a folder of stills; repeat for several")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL", help="the model file to write (e.g. starry.safetensors)")
+    parser.add_argument("--decoder", action="store_true",
+                        help="train the arbitrary-style decoders instead (no -s): each learns to reconstruct your frames "
+                        "from their VGG-19 features, which is all universal style transfer needs")
     options.add_config_options(parser, "train", defaults=TrainConfig())
     options.add_config_options(parser, only=("content_weight", "style_weight", "tv_weight", "style_scale", "weights", "flow",
                                              "flow_preset", "still_threshold", "scene_cut_reliable", "seed", "device", "threads", "dtype"))
@@ -38,8 +41,8 @@ def request_from(args: argparse.Namespace):
     training = TrainConfig(**values).validate()
     # --temporal-weight is the training's; the StyleConfig field of that name is not offered here.
     config = options.config_from(args, StyleConfig(), temporal_weight=None, size=None, lr=None)
-    return TrainRequest(styles=tuple(args.style), inputs=tuple(args.on), output=args.output, config=config,
-                        training=training, overwrite=args.overwrite)
+    return TrainRequest(styles=tuple(args.style or ()), inputs=tuple(args.on), output=args.output, config=config,
+                        training=training, overwrite=args.overwrite, decoder=args.decoder)
 
 
 class TrainBar:

@@ -8,7 +8,8 @@ used on. The flow is the temporal loop's own (:func:`vidstyle.temporal.frame_pai
 computed once on the *input* frames and saved with the training state, so a resumed training reads
 the very same numbers.
 
-Inputs are anything ``vidstyle stylize`` reads (a video file, a frame pattern) or a folder of stills.
+Inputs are anything ``vidstyle stylize`` reads (a video file, a frame pattern), a still image or a
+folder of stills.
 At most ``max_frames`` frames are taken from all inputs together, spread evenly over each (in
 proportion to its length), each video frame with the frame before it. This module reads files (an
 edge of the pipeline: training's source); :class:`TrainingSet` itself is pure arrays.
@@ -152,6 +153,18 @@ def _stills(folder: Path, size: int) -> list[np.ndarray]:
     return [to_uint8(_at_size(read_image(p)[0], size)) for p in paths]
 
 
+def _is_still(path: Path) -> bool:
+    from ..io.image import SUPPORTED_EXTENSIONS
+
+    return path.is_file() and path.suffix.lower().lstrip(".") in SUPPORTED_EXTENSIONS
+
+
+def _read_still(path: Path) -> np.ndarray:
+    from ..io.image import read_image
+
+    return read_image(path)[0]
+
+
 def _at_size(image: np.ndarray, size: int) -> np.ndarray:
     return resize(image, fit_longest_side(image.shape[1], image.shape[0], size))
 
@@ -181,19 +194,23 @@ def check_inputs(inputs: list[str]) -> None:
             continue
         if not is_pattern(spec) and not path.exists():
             raise UsageError(f"--on {spec}: no such file or folder")
+        if _is_still(path):
+            _read_still(path)  # an unreadable image: ImageError, one line
+            continue
         source = open_source(spec)
         if source.count == 0:
             raise UsageError(f"--on {spec}: no frames")
 
 
 def load_inputs(inputs: list[str], size: int, max_frames: int, config: StyleConfig, crop: int | None = None,
-                progress: Callable[[str], None] | None = None) -> TrainingSet:
+                progress: Callable[[str], None] | None = None, with_flow: bool = True) -> TrainingSet:
     """Read ``inputs`` (videos, frame patterns, folders of stills) into a :class:`TrainingSet`.
 
     Frames are resized so their longest side is ``size``. Each video's frames are taken evenly spread
     (its share of ``max_frames``, by length), each with the frame before it and their flow pair;
     a pair across a scene cut (``config.scene_cut_reliable``) is dropped, its frame kept alone.
-    ``progress`` hears what is being read."""
+    ``progress`` hears what is being read; ``with_flow`` False takes single frames only (what the
+    decoders train on)."""
     from ..temporal import frame_pair, is_scene_cut
 
     clips: list[tuple[list[np.ndarray], bool]] = []
@@ -203,6 +220,8 @@ def load_inputs(inputs: list[str], size: int, max_frames: int, config: StyleConf
         path = Path(spec)
         if path.is_dir():
             clips.append((_stills(path, size), False))
+        elif _is_still(path):
+            clips.append(([to_uint8(_at_size(_read_still(path), size))], False))
         else:
             clips.append((_clip(spec, size), True))
     total = sum(len(frames) for frames, _ in clips)
@@ -212,6 +231,7 @@ def load_inputs(inputs: list[str], size: int, max_frames: int, config: StyleConf
     masks_out: list[np.ndarray | None] = []
     for frames, moving in clips:
         share = max(1, round(max_frames * len(frames) / total))
+        moving = moving and with_flow
         first = 1 if moving and len(frames) > 1 else 0
         chosen = sorted(set(np.linspace(first, len(frames) - 1, min(share, len(frames) - first)).round().astype(int).tolist()))
         for index in chosen:

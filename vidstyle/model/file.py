@@ -25,7 +25,8 @@ import torch
 
 from .network import Architecture, TransferNet
 
-__all__ = ["FORMAT", "ModelFileError", "ModelInfo", "load_model", "read_info", "save_model"]
+__all__ = ["FORMAT", "ModelFileError", "ModelInfo", "load_model", "load_weights_into", "read_info", "read_record", "save_model",
+           "save_record"]
 
 FORMAT = "vidstyle-model"
 VERSION = 1
@@ -82,15 +83,9 @@ class ModelInfo:
 
 def save_model(path: str | os.PathLike, net: TransferNet, info: ModelInfo) -> None:
     """Write ``net``'s weights and ``info`` to ``path`` atomically (temporary name, then rename)."""
-    from safetensors.torch import save
-
-    from ..io.resume import atomic_write
-
     if info.architecture != net.architecture:
         raise ValueError(f"model info describes {info.architecture} but the network is {net.architecture}")
-    state = {name: tensor.detach().to("cpu", torch.float32).contiguous() for name, tensor in net.state_dict().items()}
-    data = save(state, metadata={_HEADER_KEY: json.dumps(info.record())})
-    atomic_write(Path(path), lambda stream: stream.write(data))
+    save_record(path, net, info.record())
 
 
 def read_info(path: str | os.PathLike) -> ModelInfo:
@@ -103,7 +98,14 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
     file that is not a complete vidstyle model."""
     info, tensors = _open(path, weights=True)
     net = TransferNet(info.architecture)
-    expected = net.state_dict()
+    load_weights_into(net, tensors, path)
+    return net.eval().to(device), info
+
+
+def load_weights_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Copy ``tensors`` into ``module`` (then frozen), or ModelFileError naming what does not match
+    the network the header describes."""
+    expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -112,35 +114,57 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise ModelFileError(f"{path}: {name} has shape {tuple(tensor.shape)}, the header's network expects {tuple(expected[name].shape)}")
-    net.load_state_dict(tensors)
-    net.requires_grad_(False)
-    return net.eval().to(device), info
+    module.load_state_dict({name: tensor.float() for name, tensor in tensors.items()})
+    module.requires_grad_(False)
 
 
-def _open(path: str | os.PathLike, weights: bool = False) -> tuple[ModelInfo, dict[str, torch.Tensor]]:
+def read_record(path: str | os.PathLike, expected_format: str, weights: bool = False) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The JSON header of a vidstyle safetensors file of ``expected_format`` (and its tensors when
+    ``weights``); ModelFileError for a missing, truncated, foreign or newer file."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    what = "model" if expected_format == FORMAT else "decoder"
     if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}")
+        raise ModelFileError(f"{what} file not found: {path}")
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()} if weights else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise ModelFileError(f"{path} is not a vidstyle model (not a readable safetensors file: {' '.join(str(error).split())})") from None
+        raise ModelFileError(f"{path} is not a vidstyle {what} (not a readable safetensors file: {' '.join(str(error).split())})") from None
     if _HEADER_KEY not in metadata:
-        raise ModelFileError(f"{path} is a safetensors file but not a vidstyle model (no '{_HEADER_KEY}' header)")
+        raise ModelFileError(f"{path} is a safetensors file but not a vidstyle {what} (no '{_HEADER_KEY}' header)")
     try:
         record: dict[str, Any] = json.loads(metadata[_HEADER_KEY])
-        if record.get("format") != FORMAT:
-            raise ValueError(f"format {record.get('format')!r}")
-        if int(record.get("version", 0)) > VERSION:
-            raise ModelFileError(f"{path}: model format version {record['version']} is newer than this vidstyle reads ({VERSION}); upgrade vidstyle")
+    except ValueError as error:
+        raise ModelFileError(f"{path}: unreadable vidstyle {what} header ({error})") from None
+    if not isinstance(record, dict) or record.get("format") != expected_format:
+        found = record.get("format") if isinstance(record, dict) else None
+        raise ModelFileError(f"{path}: expected a {expected_format} file, got format {found!r}")
+    if int(record.get("version", 0)) > VERSION:
+        raise ModelFileError(f"{path}: {what} format version {record['version']} is newer than this vidstyle reads ({VERSION}); upgrade vidstyle")
+    return record, tensors
+
+
+def save_record(path: str | os.PathLike, module: torch.nn.Module, record: dict[str, Any]) -> None:
+    """``module``'s weights (float32, or float16 when ``record["dtype"]`` says so) and ``record`` as
+    the header, written atomically."""
+    from safetensors.torch import save
+
+    from ..io.resume import atomic_write
+
+    dtype = torch.float16 if record.get("dtype") == "float16" else torch.float32
+    state = {name: tensor.detach().to("cpu", dtype).contiguous() for name, tensor in module.state_dict().items()}
+    data = save(state, metadata={_HEADER_KEY: json.dumps(record)})
+    atomic_write(Path(path), lambda stream: stream.write(data))
+
+
+def _open(path: str | os.PathLike, weights: bool = False) -> tuple[ModelInfo, dict[str, torch.Tensor]]:
+    record, tensors = read_record(path, FORMAT, weights)
+    try:
         architecture = Architecture.from_record(record["architecture"])
         styles = tuple(dict(s) for s in record["styles"])
-    except ModelFileError:
-        raise
     except (ValueError, KeyError, TypeError) as error:
         raise ModelFileError(f"{path}: unreadable vidstyle model header ({error})") from None
     if len(styles) != architecture.styles:

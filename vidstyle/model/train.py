@@ -65,6 +65,8 @@ class TrainRequest:
             threads, seed (as for the optimiser).
         training: the training's own settings (:class:`TrainConfig`).
         overwrite: replace a finished model, or discard another training's checkpoint.
+        decoder: train the arbitrary-style decoders (:mod:`vidstyle.model.decoder`) instead: no
+            styles; each decoder learns to reconstruct the frames from their VGG features.
     """
 
     styles: tuple[str, ...]
@@ -73,6 +75,7 @@ class TrainRequest:
     config: StyleConfig = field(default_factory=StyleConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
     overwrite: bool = False
+    decoder: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def _settings(request: TrainRequest, seed: int) -> dict[str, Any]:
     style_fields = ("content_weight", "style_weight", "tv_weight", "content_layer", "style_layers", "style_layer_weights",
                     "style_scale", "weights", "flow", "flow_preset", "still_threshold", "scene_cut_reliable")
     return {
+        "kind": "decoder" if request.decoder else "transfer",
         "styles": [{"name": Path(p).stem, "sha256": file_digest(p)} for p in request.styles],
         "inputs": [str(Path(p).resolve()) for p in request.inputs],
         "training": dataclasses.asdict(request.training),
@@ -189,7 +193,9 @@ def train(request: TrainRequest, progress: TrainProgress | None = None) -> Train
 
     started = time.perf_counter()
     config, training = request.config.validate(), request.training.validate()
-    if not request.styles:
+    if request.decoder and request.styles:
+        raise UsageError("--decoder learns to reconstruct photographs and takes no style images; drop -s")
+    if not request.styles and not request.decoder:
         raise UsageError("train needs at least one style image (-s STYLE)")
     if not request.inputs:
         raise UsageError("train needs footage to learn from (--on INPUT)")
@@ -226,25 +232,20 @@ def train(request: TrainRequest, progress: TrainProgress | None = None) -> Train
     if frames_path.exists():
         data = TrainingSet.load(frames_path)
     else:
-        heard.message("reading the inputs and computing their flow")
-        data = load_inputs(list(request.inputs), training.size, training.max_frames, config, training.crop, heard.message)
+        heard.message("reading the inputs" + ("" if request.decoder else " and computing their flow"))
+        data = load_inputs(list(request.inputs), training.size, training.max_frames, config, training.crop, heard.message,
+                           with_flow=not request.decoder)
         data.save(frames_path)
 
     torch.manual_seed(seed)
-    net = TransferNet(Architecture(styles=len(styles), width=training.width, blocks=training.blocks)).to(device)
-    adam = torch.optim.Adam(net.parameters(), lr=training.lr)
+    task: _Task = _DecoderTask(config, device) if request.decoder else _TransferTask(config, training, styles, data.crop, device)
+    adam = torch.optim.Adam(task.module.parameters(), lr=training.lr)
     done = 0
     if checkpoint is not None:
-        net.load_state_dict(checkpoint["net"])
+        task.module.load_state_dict(checkpoint["net"])
         adam.load_state_dict(checkpoint["adam"])
         done = int(checkpoint["step"])
     resumed_at = done
-
-    stylizer = Stylizer(config, styles, device=device)
-    width, height = data.crop
-    per_style = stylizer.style_image_grams(width, height)
-    style_grams = {layer: torch.cat([g[layer] for g in per_style]) for layer in config.style_layers}  # (S, C, C)
-    info = ModelInfo(net.architecture, tuple(settings["styles"]), {}, _version())
 
     def save(step: int) -> None:
         record = {**settings["training"], "losses": settings["losses"], "inputs": [Path(p).name for p in request.inputs],
@@ -253,18 +254,16 @@ def train(request: TrainRequest, progress: TrainProgress | None = None) -> Train
         # The checkpoint first: a kill between the two leaves a model file behind its checkpoint,
         # never ahead of what a resume continues from.
         if step < training.steps:
-            state = {"settings": settings, "step": step, "net": net.state_dict(), "adam": adam.state_dict()}
+            state = {"settings": settings, "step": step, "net": task.module.state_dict(), "adam": adam.state_dict()}
             atomic_write(checkpoint_path, lambda stream: torch.save(state, stream))
-        save_model(output, net, dataclasses.replace(info, training=record))
+        task.write(output, settings, record)
 
     heard.start(training.steps, done)
     loss_value = float("nan")
     with _stop_requests() as stop:
         while done < training.steps:
             generator = _step_generator(seed, done)
-            batch = data.sample(training.batch, generator)
-            style_index = torch.randint(len(styles), (training.batch,), generator=generator)
-            loss = training_loss(net, stylizer, batch, style_index, style_grams, config, training.temporal_weight, device)
+            loss = task.loss(data.sample(training.batch, generator), generator)
             adam.zero_grad(set_to_none=True)
             loss.backward()
             adam.step()
@@ -274,7 +273,7 @@ def train(request: TrainRequest, progress: TrainProgress | None = None) -> Train
                 raise FloatingPointError(f"the training loss became {loss_value} at step {done}; lower --lr or the weights")
             heard.step(done, loss_value)
             if training.preview_every and (done % training.preview_every == 0 or done == training.steps):
-                _preview(output, net, data, device)
+                _write_preview(output, data, task)
             if done % training.checkpoint_every == 0 or done == training.steps or stop[0]:
                 save(done)
             if stop[0]:
@@ -319,19 +318,90 @@ def training_loss(net: TransferNet, stylizer: Any, batch: Batch, style_index: to
     return loss
 
 
-def _preview(output: Path, net: TransferNet, data: TrainingSet, device: torch.device | str) -> None:
+class _Task(Protocol):
+    """What differs between training a transfer network and training the decoders."""
+
+    @property
+    def module(self) -> torch.nn.Module: ...
+
+    def loss(self, batch: Batch, generator: torch.Generator) -> torch.Tensor: ...
+
+    def write(self, output: Path, settings: dict, record: dict) -> None: ...
+
+    def preview(self, image: torch.Tensor) -> torch.Tensor: ...
+
+
+class _TransferTask:
+    """A transfer network toward ``styles`` (one-hot style per sample, drawn by the generator)."""
+
+    def __init__(self, config: StyleConfig, training: TrainConfig, styles: list[np.ndarray], crop: tuple[int, int],
+                 device: torch.device | str):
+        from ..optimize import Stylizer
+
+        self.config, self.training, self.device = config, training, device
+        self.styles = len(styles)
+        self.module = self.net = TransferNet(Architecture(styles=len(styles), width=training.width, blocks=training.blocks)).to(device)
+        self.stylizer = Stylizer(config, styles, device=device)
+        per_style = self.stylizer.style_image_grams(*crop)
+        self.style_grams = {layer: torch.cat([g[layer] for g in per_style]) for layer in config.style_layers}  # (S, C, C)
+
+    def loss(self, batch: Batch, generator: torch.Generator) -> torch.Tensor:
+        style_index = torch.randint(self.styles, (batch.current.shape[0],), generator=generator)
+        return training_loss(self.net, self.stylizer, batch, style_index, self.style_grams, self.config,
+                             self.training.temporal_weight, self.device)
+
+    def write(self, output: Path, settings: dict, record: dict) -> None:
+        save_model(output, self.net, ModelInfo(self.net.architecture, tuple(settings["styles"]), record, _version()))
+
+    def preview(self, image: torch.Tensor) -> torch.Tensor:
+        from .network import stylize
+
+        weights = torch.zeros(self.styles, device=image.device)
+        weights[0] = 1
+        return stylize(self.net, image, weights)
+
+
+class _DecoderTask:
+    """The decoders of every level, each reconstructing the frames from their VGG features."""
+
+    def __init__(self, config: StyleConfig, device: torch.device | str):
+        from ..features import VGG19Features
+        from .decoder import DecoderSet
+
+        self.network = VGG19Features.load(config.weights).to(device)
+        self.module = self.decoders = DecoderSet().to(device)
+
+    def loss(self, batch: Batch, generator: torch.Generator) -> torch.Tensor:
+        from .decoder import reconstruction_loss
+
+        return reconstruction_loss(self.decoders, self.network, batch.current.to(next(self.decoders.parameters()).device))
+
+    def write(self, output: Path, settings: dict, record: dict) -> None:
+        from .decoder import save_decoders
+
+        save_decoders(output, self.decoders, record)
+
+    def preview(self, image: torch.Tensor) -> torch.Tensor:
+        from .arbitrary import ArbitraryStylizer
+
+        # The reconstruction through the whole cascade with the frame as its own style: what the
+        # decoders lose.
+        stylizer = ArbitraryStylizer(self.network, dict(self.decoders.items()))  # type: ignore[arg-type]
+        stylizer.set_styles([image])
+        return stylizer.stylize(image)
+
+
+def _write_preview(output: Path, data: TrainingSet, task: _Task) -> None:
     """``MODEL.preview.png``: the first training frame | the network's output of it (first style)."""
     from ..frames import to_float
     from ..io.image import write_image
-    from .network import stylize
 
     image = to_float(data.frames[0])
+    device = next(task.module.parameters()).device
     with torch.no_grad():
         tensor = torch.from_numpy(image).permute(2, 0, 1)[None].to(device)
-        weights = torch.zeros(net.architecture.styles, device=device)
-        weights[0] = 1
-        stylised = stylize(net, tensor, weights)[0].permute(1, 2, 0).cpu().numpy()
-    write_image(output.with_name(output.stem + ".preview.png"), np.concatenate([image, stylised], axis=1))
+        result = task.preview(tensor)[0].permute(1, 2, 0).cpu().numpy()
+    write_image(output.with_name(output.stem + ".preview.png"), np.concatenate([image, result], axis=1))
 
 
 def _version() -> str:
