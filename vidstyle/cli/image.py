@@ -39,14 +39,24 @@ def run(args: argparse.Namespace) -> int:
 
     configure_cpu_threads(config.threads)
     options.seed_torch(config.seed)
-    stylizer = Stylizer(config, styles, weights, device=device)
     size = working_size(content.shape[1], content.shape[0], config.size, config.upscale)
-    check_memory(size, config, device)
-    content_tensor = image_to_tensor(resize(content, size), device)
-
     started = time.perf_counter()
-    with options.iterations_bar(config.iters, "stylising") as show:
-        result = stylizer.stylize(content_tensor, callback=show, generator=options.generator(config.seed))
+    if config.engine == "arbitrary":
+        from ..model.arbitrary import build_arbitrary
+
+        arbitrary = build_arbitrary(config, styles, size, device)
+        result = arbitrary.stylize(image_to_tensor(resize(content, size), device), weights)
+    else:
+        stylizer = Stylizer(config, styles, weights, device=device)
+        check_memory(size, config, device)
+        content_tensor = image_to_tensor(resize(content, size), device)
+        init = None
+        if config.init == "arbitrary":  # start from the decoders' output (issue 17)
+            from ..model.arbitrary import build_arbitrary
+
+            init = build_arbitrary(config, styles, size, device, network=stylizer.network).stylize(content_tensor, weights)
+        with options.iterations_bar(config.iters, "stylising") as show:
+            result = stylizer.stylize(content_tensor, init=init, callback=show, generator=options.generator(config.seed))
     image = tensor_to_image(result)
     write_image(output, image, None if alpha is None else resize(alpha, size), out_format)
     print(f"wrote {output} ({size[0]}x{size[1]}) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
