@@ -323,3 +323,19 @@ def test_ctrl_c_finishes_the_step_and_keeps_a_checkpoint(tmp_path):
     assert read_info(tmp_path / "m.safetensors").training["steps_done"] == 3
     resumed = _run("import sys; from vidstyle.cli import main; sys.exit(main(sys.argv[1:]))", *args)
     assert resumed.returncode == 0 and "resumed at step 3" in resumed.stderr, resumed.stderr
+
+
+def test_model_renders_through_the_scale_out_like_locally(tmp_path):
+    """--devices cpu,cpu: the workers build the same engine (engines.build_engine) from the request."""
+    from vidstyle.io.video import VideoReader
+
+    model = tmp_path / "m.safetensors"
+    write_tiny(model)
+    local, scaled = tmp_path / "local.mp4", tmp_path / "scaled.mp4"
+    common = ["--model", str(model), "--size", "32", "--threads", "1", "--crf", "0"]
+    assert main(["stylize", str(CLIP), "-o", str(local), *common]) == 0
+    assert main(["stylize", str(CLIP), "-o", str(scaled), *common, "--devices", "cpu,cpu", "--shot-max-frames", "24", "--shot-overlap", "4"]) == 0
+    a = [f.image for f in VideoReader(str(local))]
+    b = [f.image for f in VideoReader(str(scaled))]
+    assert len(a) == len(b) == 48
+    assert max(float(np.abs(x - y).max()) for x, y in zip(a, b)) <= 2 / 255
