@@ -38,9 +38,10 @@ sys.path.insert(0, str(ROOT))
 CITY = ROOT.parent / "shared" / "data" / "clips" / "city_cc0.mpg"
 UNSEEN = ROOT / "samples" / "clip.mp4"
 STYLE = ROOT / "samples" / "starry_night.jpg"
+SHOT2 = 116  # the city clip's cut: its second shot starts at this frame (largest frame difference)
 
 
-def frames_of(path: Path, count: int, size: int) -> list[np.ndarray]:
+def frames_of(path: Path, count: int, size: int, start: int = 0) -> list[np.ndarray]:
     from vidstyle.frames import resize, working_size
     from vidstyle.io.video import VideoReader
 
@@ -48,6 +49,8 @@ def frames_of(path: Path, count: int, size: int) -> list[np.ndarray]:
     for frame in VideoReader(str(path)):
         if len(out) == count:
             break
+        if frame.index < start:
+            continue
         out.append(resize(frame.image, working_size(frame.image.shape[1], frame.image.shape[0], size, True)))
     return out
 
@@ -96,8 +99,13 @@ def quality(args, style, network) -> dict:
     from vidstyle.io.image import write_image
 
     results = {}
-    for name, path in (("training clip (city)", CITY), ("unseen clip (samples/clip.mp4)", UNSEEN)):
-        frames = frames_of(path, args.frames, args.size)
+    clips = [("training clip (city)", CITY, 0), ("unseen clip (samples/clip.mp4)", UNSEEN, 0)]
+    if args.shot2:
+        # A model trained on the first shot only (frames 0-115, before the cut) meets the second
+        # shot as footage it never saw: real, the same night city, another camera position.
+        clips = [("training shot (city 0-115)", CITY, 0), ("unseen shot (city 116-)", CITY, SHOT2), clips[1]]
+    for name, path, start in clips:
+        frames = frames_of(path, args.frames, args.size, start)
         started = time.perf_counter()
         optimised = optimiser_outputs(frames, style, network)
         optimiser_seconds = time.perf_counter() - started
@@ -108,7 +116,7 @@ def quality(args, style, network) -> dict:
         if args.model_t0:
             rows["model_t0"] = measure(model_outputs(args.model_t0, frames), frames, style, network)
         if args.frames_out:
-            stem = "city" if path == CITY else "unseen"
+            stem = ("city" if start == 0 else "shot2") if path == CITY else "unseen"
             Path(args.frames_out).mkdir(parents=True, exist_ok=True)
             strip = np.concatenate([np.concatenate([frames[i], optimised[i], modelled[i]], axis=1) for i in (0, len(frames) - 1)], axis=0)
             write_image(Path(args.frames_out) / f"model_vs_optimiser_{stem}.png", strip)
@@ -174,8 +182,8 @@ def hybrid(args, style, network) -> dict:
     from vidstyle.model.file import load_model
     from vidstyle.optimize import Stylizer, image_to_tensor
 
-    clip = CITY if args.hybrid_clip == "city" else UNSEEN
-    frames = frames_of(clip, 60, args.size)[:: 60 // args.hybrid_frames][: args.hybrid_frames]
+    clip, start = {"city": (CITY, 0), "shot2": (CITY, SHOT2), "unseen": (UNSEEN, 0)}[args.hybrid_clip]
+    frames = frames_of(clip, 60, args.size, start)[:: 60 // args.hybrid_frames][: args.hybrid_frames]
     config = StyleConfig.video().with_(seed=0, tolerance=0.0)
     stylizer = Stylizer(config, [style], network=network)
     net, _ = load_model(args.model)
@@ -207,8 +215,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--hybrid-frames", type=int, default=5)
-    parser.add_argument("--hybrid-clip", choices=("unseen", "city"), default="unseen",
-                        help="the hybrid on the clip the model never saw (the issue's test) or on its training clip")
+    parser.add_argument("--hybrid-clip", choices=("unseen", "city", "shot2"), default="unseen",
+                        help="the hybrid on samples/clip.mp4, on the city clip from its start, or on its second shot")
+    parser.add_argument("--shot2", action="store_true",
+                        help="the model was trained on the city clip's first shot only: measure its second shot as unseen")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--frames-out", help="folder for side-by-side PNGs (frame | optimiser | model)")
     parser.add_argument("--threads", type=int)
