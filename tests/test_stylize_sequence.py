@@ -310,7 +310,11 @@ def test_resume_without_the_state_file_continues_from_the_last_output(plates, re
     assert np.array_equal(entry.source, exact.source)
     # the re-read output is the stylised frame 1002 (resized to the plate and back, quantised)
     assert entry.output.shape == exact.output.shape == (21, 32, 3)
-    assert np.abs(entry.output - exact.output).mean() < 0.02 < np.abs(exact.output - exact.source).mean()
+    # (relative, not absolute: how much detail a 32x21 stylisation loses in that round trip depends on
+    # the strokes, which differ between CPUs: under 0.02 on an AVX2 machine, 0.023 on an AVX-512 one,
+    # where the stylised frame is 0.106 from its source)
+    reread, stylised = np.abs(entry.output - exact.output).mean(), np.abs(exact.output - exact.source).mean()
+    assert reread < 0.03 and reread < 0.3 * stylised, (reread, stylised)
 
 
 # --------------------------------------------------------------------------------------------------
