@@ -122,6 +122,8 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         raise UsageError("--model renders with the network alone; --init-model starts the optimiser from one: give one of them")
     styles = [read_image(p)[0] for p in request.styles]
     size = working_size(source.width, source.height, config.size, config.upscale)
+    if request.init_model and config.init == "arbitrary":
+        raise UsageError("--init arbitrary and --init-model both choose the optimiser's start; give one of them")
     if request.model and config.engine != "optimizer":
         raise UsageError("--model renders with a trained network; --engine arbitrary with the decoders: give one of them")
     if request.model:
