@@ -41,6 +41,15 @@ REFERENCES = {"AVX2": ROOT / "tests" / "data" / "pipeline_reference_avx2.npz",
               "AVX512": ROOT / "tests" / "data" / "pipeline_reference_avx512.npz"}
 
 
+# Cases a recording leaves out, and why. On the AVX-512 machine the --devices render came out 27/255
+# apart from its own recording in a full test run (and equal when run alone); probably because which
+# worker process renders which chunk changes, and there the kernels' results depend on more than the
+# shapes (not proven). That
+# --devices renders what a local render does (to 1/255) is test_shots.py's business.
+UNRECORDED = {"devices": "on AVX-512 it varied by up to 27/255 between runs; "
+                         "test_shots.py checks --devices against a local render"}
+
+
 def reference_path() -> Path | None:
     """The recording for this machine's kernels, or None where none was made."""
     import torch

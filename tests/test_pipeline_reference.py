@@ -28,6 +28,8 @@ def reference():
 
 @pytest.mark.parametrize("name", list(pipeline_cases.CASES))
 def test_frames_equal_the_pre_refactor_reference(name, reference, tmp_path):
+    if name not in reference:
+        pytest.skip(f"{name}: not recorded for this CPU's kernels ({pipeline_cases.UNRECORDED.get(name, 'see pipeline_cases')})")
     frames = pipeline_cases.run_case(name, tmp_path)
     expected = reference[name]
     assert frames.shape == expected.shape, f"{name}: {frames.shape} frames, the reference has {expected.shape}"
