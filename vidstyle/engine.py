@@ -22,7 +22,7 @@ from .frames import Frame
 if TYPE_CHECKING:  # the optimiser's progress record; importing optimize at run time would load torch
     from .optimize import Progress
 
-__all__ = ["Engine", "FrameReport", "HistoryEntry", "PreparedFrame"]
+__all__ = ["Engine", "FrameReport", "HistoryEntry", "PreparedFrame", "composite"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,17 @@ class Engine(Protocol):
                 mask: np.ndarray | None = None) -> tuple[Frame, FrameReport]: ...
 
     def restore(self, entries: list[HistoryEntry]) -> None: ...
+
+
+def composite(stylised: np.ndarray, source: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The matte contract of :meth:`Engine.process` for an engine that keeps no state from it:
+    ``mask * stylised + (1 - mask) * source``, with ``mask`` (H', W') or (H', W', 1) of any size of the
+    frame's aspect, resized to the (H, W) of ``stylised`` and clipped to [0, 1]; None: ``stylised``."""
+    from .frames import resize
+
+    if mask is None:
+        return stylised
+    matte = np.asarray(mask, dtype=np.float32)
+    matte = matte[..., 0] if matte.ndim == 3 else matte
+    matte = np.clip(resize(np.ascontiguousarray(matte), (stylised.shape[1], stylised.shape[0])), 0.0, 1.0)[..., None]
+    return matte * stylised + (1.0 - matte) * source

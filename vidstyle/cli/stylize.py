@@ -49,17 +49,10 @@ def request_from(args: argparse.Namespace) -> StylizeRequest:
     config = options.config_from(args, StyleConfig.video(), temporal=not args.no_temporal, long_term=options.long_term(args.long_term))
     styles = tuple(args.style or ())
     count = len(styles)
-    if args.model:
-        from ..errors import UsageError
+    if args.model and not styles:  # the weights are the model's styles' (-s with --model: the pipeline refuses it)
         from ..model.file import read_info
 
-        if styles:
-            raise UsageError("--model brings its own styles; drop -s (or use --init-model to start the optimiser from a model)")
         count = read_info(args.model).architecture.styles
-    elif not styles:
-        from ..errors import UsageError
-
-        raise UsageError("expected a style image (-s STYLE) or a trained model (--model MODEL)")
     weights = options.style_weights(args.style_weights, count)
     keys = options.style_keys(args.style_keys, args.style_weights, count)
     return StylizeRequest(

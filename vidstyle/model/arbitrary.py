@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engine import FrameReport, HistoryEntry, PreparedFrame
+from ..engine import FrameReport, HistoryEntry, PreparedFrame, composite
 from ..features import VGG19Features
 from ..frames import Frame, resize
 from .decoder import Decoder, blend_statistics, feature_statistics, whiten_colour
@@ -201,11 +201,7 @@ class ArbitraryEngine:
                 keep = (self.stabilise * pair.reliability)[..., None]
                 output = keep * flow.warp(previous.output, pair.backward) + (1 - keep) * output
                 warp_error = frame_warping_error(output, previous.output, pair.backward, pair.reliability)
-        if mask is not None:
-            matte = np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), self._size), 0.0, 1.0)
-            matte = matte[..., 0] if matte.ndim == 3 else matte
-            output = matte[..., None] * output + (1 - matte[..., None]) * source
-        output = np.ascontiguousarray(output, dtype=np.float32)
+        output = np.ascontiguousarray(composite(output, source, mask), dtype=np.float32)
         if self.depth:
             self._history = [HistoryEntry(frame.number, source, output)]
         report = FrameReport(index=frame.index, number=frame.number, iterations=0, loss=float("nan"),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..engine import FrameReport, HistoryEntry, PreparedFrame
+from ..engine import FrameReport, HistoryEntry, PreparedFrame, composite
 from ..frames import Frame, resize
 from .network import MIN_SIDE, TransferNet, padding_for, stylize
 
@@ -117,11 +117,7 @@ class ModelEngine:
         tensor = torch.from_numpy(np.ascontiguousarray(source)).permute(2, 0, 1)[None].to(self.device)
         output = self.stylize_images(tensor, weights)[0].permute(1, 2, 0).cpu().numpy()
         self._stylised = output
-        if mask is not None:
-            matte = np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), self._size), 0.0, 1.0)
-            if matte.ndim == 3:
-                matte = matte[..., 0]
-            output = matte[..., None] * output + (1.0 - matte[..., None]) * source
+        output = composite(output, source, mask)
         report = FrameReport(index=frame.index, number=frame.number, iterations=0, loss=float("nan"),
                              seconds=time.perf_counter() - started, fresh_start=True, scene_cut=False,
                              reliable_fraction=None, warp_error=None)
