@@ -23,14 +23,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DECODER_FORMAT", "DECODER_LEVELS", "Decoder", "DecoderSet", "adain", "blend_statistics", "feature_statistics",
+__all__ = ["DECODER_FORMAT", "DECODER_LEVELS", "Decoder", "DecoderSet", "adain", "blend_statistics", "colouring_matrix", "feature_statistics",
            "load_decoders", "reconstruction_loss", "save_decoders", "whiten_colour"]
 
 DECODER_FORMAT = "vidstyle-decoder"
-# Li et al. 2017 weigh the feature reconstruction like the pixel one; ours are both means over
-# their values, with the features at VGG's 0-255 input scale and the pixels in [0, 1]: the feature
-# term is larger by orders of magnitude, so the pixel term is scaled up to matter.
-PIXEL_WEIGHT = 255.0**2
+# Li et al. 2017 weigh the feature reconstruction like the pixel one. Our features are at VGG's
+# 0-255 input scale, so each level's are divided by FEATURE_SCALE (their spread, below) in the loss:
+# both terms are then means of squares of order 1 at the start, the pixels' in [0, 1].
+PIXEL_WEIGHT = 1.0
+# A typical standard deviation of VGG-19's relu{b}_1 activations (measured on the bundled photo and
+# paintings at 256 px: 33-47, 145-229, 204-324, 670-1049). A decoder divides its input by it: fed
+# raw, the first convolution's outputs are in the thousands, the sigmoid saturates at 0 or 1 and no
+# gradient flows (a first training run stayed at its starting loss for 250 steps, all black).
+FEATURE_SCALE = {"relu1_1": 40.0, "relu2_1": 150.0, "relu3_1": 200.0, "relu4_1": 700.0}
 
 # The layers a decoder can invert, shallow to deep, with VGG-19's channels at each block.
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -69,7 +74,7 @@ class Decoder(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if features.ndim != 4 or features.shape[1] != self.vgg_channels:
             raise ValueError(f"decoder for {self.level}: expected features (N, {self.vgg_channels}, h, w), got {tuple(features.shape)}")
-        return torch.sigmoid(self.out(F.pad(self.body(features), [1, 1, 1, 1], mode="reflect")))
+        return torch.sigmoid(self.out(F.pad(self.body(features / FEATURE_SCALE[self.level]), [1, 1, 1, 1], mode="reflect")))
 
 
 class _Conv(nn.Module):
@@ -110,22 +115,35 @@ def blend_statistics(statistics: list[tuple[torch.Tensor, torch.Tensor]], weight
     return mean, covariance  # type: ignore[return-value]
 
 
-def whiten_colour(content: torch.Tensor, style_mean: torch.Tensor, style_covariance: torch.Tensor,
-                  strength: float = 1.0, eps: float = 1e-5) -> torch.Tensor:
+def colouring_matrix(covariance: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """The symmetric square root (C, C) float64 of a style's covariance (C, C): what WCT multiplies
+    whitened features by. A style's is the same for every frame, so the engine computes it once."""
+    eye = torch.eye(covariance.shape[0], dtype=torch.float64, device=covariance.device)
+    values, vectors = torch.linalg.eigh(covariance.double() + eps * eye)
+    return vectors @ torch.diag(values.clamp_min(eps).sqrt()) @ vectors.T
+
+
+def whiten_colour(content: torch.Tensor, style_mean: torch.Tensor, style_covariance: torch.Tensor | None,
+                  strength: float = 1.0, eps: float = 1e-5, colouring: torch.Tensor | None = None) -> torch.Tensor:
     """WCT (Li et al. 2017): ``content`` (1, C, H, W) features whitened (identity covariance), then
     coloured with a style's covariance (C, C) and mean (C, 1); ``strength`` in [0, 1] mixes the
-    result with the content's own features (Li et al.'s alpha). Eigendecompositions in float64:
-    in float32 the small eigenvalues of a 512x512 covariance come out negative."""
+    result with the content's own features (Li et al.'s alpha). ``colouring``: the covariance's
+    :func:`colouring_matrix`, when already computed (``style_covariance`` may then be None).
+    Eigendecompositions in float64: in float32 the small eigenvalues of a 512x512 covariance come
+    out negative."""
     if content.shape[0] != 1:
         raise ValueError(f"whiten_colour takes one image, got a batch of {content.shape[0]}")
+    if colouring is None:
+        if style_covariance is None:
+            raise ValueError("whiten_colour needs the style's covariance or its colouring matrix")
+        colouring = colouring_matrix(style_covariance, eps)
     c, h, w = content.shape[1:]
     content_mean, content_covariance = feature_statistics(content)
     centred = content.reshape(c, h * w).double() - content_mean
     eye = torch.eye(c, dtype=torch.float64, device=content.device)
     f_values, f_vectors = torch.linalg.eigh(content_covariance + eps * eye)
-    s_values, s_vectors = torch.linalg.eigh(style_covariance.double() + eps * eye)
     whitened = f_vectors @ torch.diag(f_values.clamp_min(eps).rsqrt()) @ f_vectors.T @ centred
-    coloured = s_vectors @ torch.diag(s_values.clamp_min(eps).sqrt()) @ s_vectors.T @ whitened + style_mean.double()
+    coloured = colouring.double() @ whitened + style_mean.double()
     mixed = strength * coloured + (1 - strength) * (centred + content_mean)
     return mixed.reshape(1, c, h, w).to(content.dtype)
 
@@ -138,8 +156,9 @@ class DecoderSet(nn.ModuleDict):
 
 
 def reconstruction_loss(decoders: DecoderSet, network: Any, images: torch.Tensor) -> torch.Tensor:
-    """Sum over levels of ``PIXEL_WEIGHT * mean((D(F(x)) - x)^2) + mean((F(D(F(x))) - F(x))^2)``:
-    images (N, 3, H, W) in [0, 1], H and W multiples of 8; F the VGG features at the level."""
+    """Sum over levels of ``PIXEL_WEIGHT * mean((D(F(x)) - x)^2) + mean(((F(D(F(x))) - F(x)) / s)^2)``:
+    images (N, 3, H, W) in [0, 1] (cropped to multiples of the deepest level's stride); F the VGG
+    features at the level, s its ``FEATURE_SCALE``."""
     levels = tuple(decoders.keys())
     stride = 2 ** (max(int(level[4]) for level in levels) - 1)
     images = images[..., : images.shape[2] - images.shape[2] % stride, : images.shape[3] - images.shape[3] % stride]
@@ -149,7 +168,7 @@ def reconstruction_loss(decoders: DecoderSet, network: Any, images: torch.Tensor
     for level in levels:
         decoded = decoders[level](targets[level])
         total = total + PIXEL_WEIGHT * torch.mean((decoded - images) ** 2)
-        total = total + torch.mean((network(decoded, (level,))[level] - targets[level]) ** 2)
+        total = total + torch.mean(((network(decoded, (level,))[level] - targets[level]) / FEATURE_SCALE[level]) ** 2)
     return total
 
 

@@ -374,7 +374,12 @@ class _DecoderTask:
     def loss(self, batch: Batch, generator: torch.Generator) -> torch.Tensor:
         from .decoder import reconstruction_loss
 
-        return reconstruction_loss(self.decoders, self.network, batch.current.to(next(self.decoders.parameters()).device))
+        images = batch.current.to(next(self.decoders.parameters()).device)
+        # Mirror half the samples (Li et al.'s crops and flips): a few clips' worth of frames teach
+        # more with both handednesses; drawn from the step's generator, so a resume stays exact.
+        flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        return reconstruction_loss(self.decoders, self.network, images)
 
     def write(self, output: Path, settings: dict, record: dict) -> None:
         from .decoder import save_decoders
