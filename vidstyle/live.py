@@ -32,6 +32,10 @@ Decisions (see docs/live.md):
   3 styles: 1, 1+2, 2, 2+3, 3, 3+1), b toggles the even blend of all styles, and +/- mix the input
   frame back in: ``f * stylised + (1 - f) * input`` with the strength factor ``f`` = 2**strength,
   which cannot go above 1 (+ stops there). The same :class:`LiveSession` runs both.
+- ``--engine arbitrary`` runs the arbitrary-style decoders
+  (:class:`~vidstyle.model.arbitrary.ArbitraryEngine`) on the ``-s`` styles with the same keys as a
+  model: any painting, no training; the flow-warped stabiliser keeps it steady, and is cleared when
+  the style changes so the new one shows whole on the next frame.
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ class LiveState:
 
 
 KEYS_HELP = ("q/Esc quit, space pause, s snapshot, n/p next/previous style, +/- style strength, c side by side; "
-             "with --model: n/p also stop at blends of neighbouring styles, b blends all styles, "
+             "with --model or --engine arbitrary: n/p also stop at blends of neighbouring styles, b blends all styles, "
              "+/- mix the camera image back in")
 
 
@@ -203,8 +207,12 @@ class LiveSession:
             their configs are the base settings (the style weight before +/-). Empty with ``model``.
         names: a short name per style, for the overlay.
         size: working size (width, height).
-        model: a :class:`~vidstyle.model.engine.ModelEngine` to stylise with instead of the optimiser
-            (see :meth:`with_model`); its styles are the ones named.
+        model: a feed-forward engine to stylise with instead of the optimiser (see
+            :meth:`with_model`): a trained network (:class:`~vidstyle.model.engine.ModelEngine`,
+            ``--model``) or the arbitrary-style decoders
+            (:class:`~vidstyle.model.arbitrary.ArbitraryEngine`, ``--engine arbitrary``); anything
+            with a ``styles`` count and a ``weights`` vector it reads at every frame. Its styles are
+            the ones named.
         temporal: warm-start from the warped previous output (False: every frame afresh). Optimiser only.
         seed: seeds each frame's noise (only used with ``init="noise"``). Optimiser only.
         side_by_side: start with camera | stylised.
@@ -230,9 +238,9 @@ class LiveSession:
         if model is not None:
             if self.stylizers:
                 raise ValueError("a live session stylises with a model or with stylizers, not both")
-            styles = model.net.architecture.styles
+            styles = model.styles
             if len(self.names) != styles:
-                raise ValueError(f"expected one name per style of the model, got {len(self.names)} names for {styles} styles")
+                raise ValueError(f"expected one name per style of the engine, got {len(self.names)} names for {styles} styles")
             if tuple(model.size) != tuple(size):
                 raise ValueError(f"the model engine works at {model.size}, the session at {size}")
             # The model's +/- mixes the input back in: full strength (1) is the most there is.
@@ -310,6 +318,10 @@ class LiveSession:
         replacing the config is all a strength change needs.
         """
         if self.model is not None:
+            if self.model.weights is not None and list(self.model.weights) != self.state.style_weights():
+                # A new style shows whole on the next frame: the arbitrary engine's stabiliser
+                # would otherwise carry the old style's warped output into it for several frames.
+                self.model.restore([])
             self.model.weights = self.state.style_weights()
             return
         assert self.video is not None
@@ -341,7 +353,7 @@ class LiveSession:
         """The overlay: speed and iterations (or "model"), then the style(s) and the strength."""
         first = f"{fps:.1f} fps" if fps else "-- fps"
         if self.model is not None:
-            first += "  model"
+            first += "  " + getattr(self.model, "label", "model")
         else:
             first += f"  {self.report.iterations if self.report is not None else 0} it/frame"
         lines = [first, self.style_label()]

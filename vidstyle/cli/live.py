@@ -18,7 +18,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     live = commands.add_parser(
         "live", help="live stylised preview of a camera, a video file or a stream",
         description="Stylise a camera (or a video file, or a stream URL) live, each frame warm-started from "
-        "the previous one, or with a trained transfer network (--model) in one pass a frame. "
+        "the previous one, with a trained transfer network (--model), or with the arbitrary-style decoders "
+        "(--engine arbitrary, any -s painting) in one pass a frame. "
         "Keys in the window: " + KEYS_HELP + ".",
     )
     live.add_argument("--source", default="0", metavar="SOURCE",
@@ -58,8 +59,14 @@ def run(args: argparse.Namespace, network=None) -> int:
     config = options.config_from(args, StyleConfig.live())
     if args.model and args.style:
         raise UsageError("--model brings its own styles; drop -s")
+    if args.model and config.engine == "arbitrary":
+        raise UsageError("--model and --engine arbitrary each choose the engine; give one")
     if not args.model and not args.style:
         raise UsageError("expected a style image (-s STYLE) or a trained model (--model MODEL)")
+    if config.engine == "arbitrary":
+        from ..model.arbitrary import decoder_path
+
+        decoder_path(config.decoder)  # UsageError now, not after the camera opens: no decoder to use
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
     show = not args.no_window
@@ -91,8 +98,11 @@ def run(args: argparse.Namespace, network=None) -> int:
 
         device = resolve_device(config.device)
         configure_cpu_threads(config.threads)
-        if not args.model:
+        arbitrary = config.engine == "arbitrary"
+        if not args.model and not arbitrary:
             stylizers, names = stylizers_for(config, styles, args.style, network, device)
+        elif arbitrary:
+            names = [Path(path).stem for path in args.style]
         first = capture.first()
         size = working_size(first.image.shape[1], first.image.shape[0], config.size, config.upscale)
         if args.model:
@@ -105,6 +115,14 @@ def run(args: argparse.Namespace, network=None) -> int:
             session = LiveSession.with_model(ModelEngine(net, size, device=device, dtype=config.dtype), names,
                                              side_by_side=args.side_by_side, snapshot_dir=snapshot_dir)
             work = f"model {args.model} ({len(names)} style{'' if len(names) == 1 else 's'})"
+        elif arbitrary:
+            # The decoders in one pass a frame, any -s style: the same keys as a model's styles.
+            from ..model.arbitrary import ArbitraryEngine, build_arbitrary
+
+            stylizer = build_arbitrary(config, styles, size, device, network)
+            engine = ArbitraryEngine(stylizer, size, config, stabilise=config.stabilise if config.temporal else 0.0, device=device)
+            session = LiveSession.with_model(engine, names, side_by_side=args.side_by_side, snapshot_dir=snapshot_dir)
+            work = f"arbitrary-style decoders ({len(names)} style{'' if len(names) == 1 else 's'})"
         else:
             session = LiveSession(stylizers, names, size, temporal=config.temporal, seed=config.seed,
                                   side_by_side=args.side_by_side, snapshot_dir=snapshot_dir)

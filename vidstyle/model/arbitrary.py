@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from ..engine import FrameReport, HistoryEntry, PreparedFrame, composite
 from ..features import VGG19Features
 from ..frames import Frame, resize
-from .decoder import Decoder, blend_statistics, feature_statistics, whiten_colour
+from .decoder import Decoder, blend_statistics, colouring_matrix, feature_statistics, whiten_colour
 
 __all__ = ["ArbitraryEngine", "ArbitraryStylizer", "SHIPPED_DECODER", "build_arbitrary", "decoder_path"]
 
@@ -89,14 +89,33 @@ class ArbitraryStylizer:
         self.strength = strength
         self.preserve_colors = preserve_colors
         self._styles: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
+        self._targets: dict[tuple[str, tuple[float, ...]], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def styles(self) -> int:
+        """How many style images :meth:`set_styles` was given."""
+        return len(self._styles)
 
     def set_styles(self, styles: Sequence[torch.Tensor]) -> None:
         """Each style image (1, 3, h, w) in [0, 1]: its feature statistics at every level, computed once."""
         with torch.no_grad():
             self._styles = []
+            self._targets.clear()
             for style in styles:
                 features = self.network(style, self.levels)
                 self._styles.append({level: feature_statistics(features[level]) for level in self.levels})
+
+    def _target(self, level: str, weights: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The blended style's mean and colouring matrix at ``level``: an eigendecomposition of a
+        512x512 covariance is a good part of a frame's cost, and the same for every frame of a
+        style, so the last few blends are kept (style keys change the blend every frame)."""
+        key = (level, tuple(weights))
+        if key not in self._targets:
+            mean, covariance = blend_statistics([s[level] for s in self._styles], weights)
+            if len(self._targets) >= 4 * len(self.levels):
+                self._targets.pop(next(iter(self._targets)))
+            self._targets[key] = (mean, colouring_matrix(covariance))
+        return self._targets[key]
 
     def stylize(self, content: torch.Tensor, weights: Sequence[float] | None = None) -> torch.Tensor:
         """(1, 3, H, W) in [0, 1] -> (1, 3, H, W) in [0, 1]: the cascade toward the styles set by
@@ -112,8 +131,8 @@ class ArbitraryStylizer:
         with torch.no_grad():
             for level in self.levels:
                 features = self.network(image, (level,))[level]
-                mean, covariance = blend_statistics([s[level] for s in self._styles], weights)
-                image = self.decoders[level](whiten_colour(features, mean, covariance, self.strength))
+                mean, colouring = self._target(level, weights)
+                image = self.decoders[level](whiten_colour(features, mean, None, self.strength, colouring=colouring))
         result = image[..., :height, :width].clamp(0.0, 1.0)
         if self.preserve_colors:
             from ..color import keep_content_colors
@@ -145,6 +164,13 @@ class ArbitraryEngine:
         self.weights, self.style_keys, self.device = weights, style_keys, torch.device(device)
         self._history: list[HistoryEntry] = []
         self._stylised: np.ndarray | None = None
+
+    label = "arbitrary"  # what live preview's overlay calls this engine
+
+    @property
+    def styles(self) -> int:
+        """How many style images are set (the length of :attr:`weights` when given)."""
+        return self.stylizer.styles
 
     @property
     def size(self) -> tuple[int, int]:

@@ -78,6 +78,13 @@ class ModelEngine:
         self.autocast = self.device.type == "cuda" and dtype == "bfloat16"
         self._stylised: np.ndarray | None = None
 
+    label = "model"  # what live preview's overlay calls this engine
+
+    @property
+    def styles(self) -> int:
+        """How many styles the network knows (the length of :attr:`weights`)."""
+        return self.net.architecture.styles
+
     @property
     def size(self) -> tuple[int, int]:
         return self._size
