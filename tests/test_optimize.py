@@ -109,3 +109,38 @@ def test_tensor_round_trip_and_shape_check():
     assert np.array_equal(tensor_to_image(image_to_tensor(image)), image)
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         image_to_tensor(np.zeros((5, 7)))
+
+
+def test_scale_ladder_by_hand():
+    from vidstyle.optimize import scale_ladder
+
+    # 128 * 2**(k/2): 128, 181, 256, 362; 512 itself is the last (362 * 2**0.25 = 430 < 512 <= 512 * 2**0.25)
+    assert scale_ladder(512, 384, 128, 2**0.5) == [(128, 96), (181, 136), (256, 192), (362, 272), (512, 384)]
+    assert scale_ladder(300, 200, 128, 2.0) == [(128, 85), (300, 200)]  # 256 is within sqrt(2) of 300: dropped
+    assert scale_ladder(120, 90, 128, 2**0.5) == [(120, 90)]  # no larger than the smallest scale
+    assert scale_ladder(512, 384, 0, 2**0.5) == [(512, 384)]  # off
+    assert scale_ladder(400, 100, 32, 2.0) == [(64, 16), (128, 32), (256, 64), (400, 100)]  # 32x8: too small for VGG
+
+
+def test_coarse_to_fine_runs_each_scale_from_the_previous_one(vgg, painting, content, monkeypatch):
+    stylizer = make(vgg, painting, iters=6, min_scale=24, scale_ratio=1.5, scale_iters=4, tolerance=0.0)
+    calls = []
+    optimise = Stylizer._optimise
+
+    def spy(self, scaled, init, temporal, iters, callback, generator):
+        calls.append((tuple(scaled.shape[-2:]), None if init is None else tuple(init.shape[-2:]), iters))
+        return optimise(self, scaled, init, temporal, iters, callback, generator)
+
+    monkeypatch.setattr(Stylizer, "_optimise", spy)
+    seen = []
+    out = stylizer.stylize(content, callback=seen.append)
+    # 40x30: 24x18 (4 iterations from the content), 36x27 is within sqrt(1.5) of 40: dropped; then
+    # 40x30 (6 from the upsampled result)
+    assert calls == [((18, 24), None, 4), ((30, 40), (30, 40), 6)]
+    assert out.shape == content.shape and seen[-1].iteration == 10 and seen[-1].total == 10
+    # a warm start (init given) or a temporal frame stays at one scale
+    calls.clear()
+    stylizer.stylize(content, init=content, iters=2)
+    assert calls == [((30, 40), (30, 40), 2)]
+    with pytest.raises(ValueError, match="--scale-ratio must be > 1"):
+        StyleConfig(scale_ratio=1.0).validate()

@@ -80,6 +80,11 @@ class StyleConfig:
     # quarter of the memory: at 4K the history of 100 alone was 20 GB.
     lbfgs_history: int = 25
     tolerance: float = field(default=1e-5, metadata=_opt("stop early when the loss improves by less than this fraction over 10 iterations; 0 disables"))
+    # Coarse-to-fine (as crowsonkb/style-transfer-pytorch; issue 18): at 512 px and above a single
+    # scale paints strokes that are tiny next to the frame and loses the painting's large structures.
+    min_scale: int = field(default=0, metadata=_opt("coarse-to-fine: a fresh start (still, first frame, after a scene cut) is optimised first with this longest side, then at each larger scale up to --size from the previous one upsampled; 0: one scale"))
+    scale_ratio: float = field(default=2**0.5, metadata=_opt("coarse-to-fine: each scale's longest side over the previous one's"))
+    scale_iters: int | None = field(default=None, metadata=_opt("coarse-to-fine: iterations at each scale below the working size (default: a third of the fresh start's)"))
     init: str = field(default="content", metadata=_opt("starting image of the first frame (video: of every fresh frame); arbitrary: the arbitrary-style decoders' output (see --decoder)", choices=("content", "noise", "arbitrary")))
     seed: int | None = field(default=None, metadata=_opt("random seed (makes CPU runs repeatable)"))
     device: str = field(default="auto", metadata=_opt("auto (CUDA when present), cpu, or cuda[:N]"))
@@ -171,6 +176,12 @@ class StyleConfig:
             raise ValueError(f"--iters must be >= 0, got {self.iters}")
         if self.first_iters is not None and self.first_iters < 0:
             raise ValueError(f"--first-iters must be >= 0, got {self.first_iters}")
+        if self.min_scale < 0:
+            raise ValueError(f"--min-scale must be >= 0 (0: one scale), got {self.min_scale}")
+        if self.scale_ratio <= 1:
+            raise ValueError(f"--scale-ratio must be > 1, got {self.scale_ratio}")
+        if self.scale_iters is not None and self.scale_iters < 1:
+            raise ValueError(f"--scale-iters must be >= 1, got {self.scale_iters}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if not 0 <= self.crf <= 63:

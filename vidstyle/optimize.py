@@ -9,6 +9,10 @@ Departures from the papers, on purpose:
 - Frames are RGB in [0, 1] everywhere; the network's BGR/mean convention lives in
   :mod:`vidstyle.features`. The optimised variable, the TV and the temporal terms are at the 0-255
   scale (see ``stylize``) so that Ruder's weights keep their meaning.
+- A fresh start (no ``init``, no temporal term) with ``config.min_scale`` set is optimised coarse
+  to fine (:func:`scale_ladder`), as crowsonkb/style-transfer-pytorch does and Gatys et al. 2017
+  ("Controlling perceptual factors") recommend for large outputs: the painting's large structures
+  are laid out where VGG's receptive fields cover them, then refined at each larger scale.
 - L-BFGS runs one iteration per ``step`` call (history kept in the optimiser's state) so that we can
   report progress and stop early on a relative tolerance instead of torch's absolute one.
 """
@@ -16,6 +20,7 @@ Departures from the papers, on purpose:
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,7 +35,7 @@ from .frames import fit_longest_side, resize
 
 __all__ = [
     "Progress", "Stylizer", "TemporalTarget", "image_to_tensor", "memory_needed", "noise_like",
-    "tensor_to_image"
+    "scale_ladder", "tensor_to_image"
 ]
 
 
@@ -38,6 +43,8 @@ __all__ = [
 PIXEL_SCALE = 255.0
 # Early stopping compares the loss now with the loss this many iterations ago.
 TOLERANCE_WINDOW = 10
+# The smallest side a coarse-to-fine scale may have: relu5_1 (a style layer) is 1/16 of it.
+MIN_SCALE_SIDE = 16
 # Noise starts are mid-grey plus Gaussian noise of this standard deviation (image in [0, 1]). Gatys'
 # and Johnson's code start from near-zero noise in the network's mean-subtracted space, i.e. nearly
 # flat; full-range uniform noise left L-BFGS 4x further from the style's Grams after 100 iterations
@@ -74,6 +81,24 @@ def memory_needed(width: int, height: int, config: StyleConfig) -> int:
     image = 3 * width * height * 4
     history = 2 * config.lbfgs_history * image if config.optimizer == "lbfgs" else 3 * image
     return activation_bytes(width, height) + history + 8 * image
+
+
+def scale_ladder(width: int, height: int, smallest: int, ratio: float) -> list[tuple[int, int]]:
+    """The sizes (width, height) a coarse-to-fine optimisation of a ``width`` x ``height`` image
+    runs at, coarse first and the image's own size last: longest sides ``smallest``,
+    ``smallest * ratio``, ... below the image's, aspect kept. A scale within sqrt(ratio) of the
+    full size is dropped (it would cost nearly a full-size pass and add little); an image no larger
+    than ``smallest`` (or ``smallest`` 0) gets one scale, its own. Scales whose shorter side is
+    under ``MIN_SCALE_SIDE`` are skipped: VGG-19's fourth pool leaves nothing of them for relu5_1."""
+    longest = max(width, height)
+    ladder: list[tuple[int, int]] = []
+    side = float(smallest)
+    while smallest > 0 and side * ratio**0.5 < longest:
+        scale = fit_longest_side(width, height, round(side))
+        if min(scale) >= MIN_SCALE_SIDE:
+            ladder.append(scale)
+        side *= ratio
+    return [*ladder, (width, height)]
 
 
 def noise_like(image: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -162,6 +187,8 @@ class Stylizer:
             with torch.no_grad():
                 for style in self.styles:
                     size = fit_longest_side(style.shape[1], style.shape[0], longest)
+                    if min(size) < MIN_SCALE_SIDE:  # a wide painting at a small scale: VGG needs 16 px
+                        size = fit_longest_side(style.shape[1], style.shape[0], math.ceil(longest * MIN_SCALE_SIDE / min(size)))
                     tensor = image_to_tensor(resize(style, size), self.device)
                     feats = self.features(tensor, self.config.style_layers)
                     per_style.append({layer: losses.gram(feats[layer]) for layer in self.config.style_layers})
@@ -212,7 +239,9 @@ class Stylizer:
                 gives the size and may be anything, e.g. zeros).
             temporal: the warped previous output(s) and their reliability masks (Ruder's short- and
                 long-term terms, each weighted by ``temporal_weight``), or None for no temporal term.
-            iters: iterations (default ``config.iters``); 0 returns the (clamped) start image.
+            iters: iterations (default ``config.iters``); 0 returns the (clamped) start image. A
+                fresh start with ``config.min_scale`` runs ``iters`` at full size after the coarser
+                scales' ``scale_iters`` each (:meth:`_coarse_to_fine`).
             callback: called with a :class:`Progress` after every iteration.
             generator: random generator for noise init (seeded by the caller for repeatability).
         Returns:
@@ -222,6 +251,43 @@ class Stylizer:
         iters = cfg.iters if iters is None else iters
         if content.ndim != 4 or content.shape[:2] != (1, 3):
             raise ValueError(f"expected content of shape (1, 3, H, W), got {tuple(content.shape)}")
+        height, width = content.shape[-2:]
+        if init is None and not temporal and iters > 0:
+            ladder = scale_ladder(width, height, cfg.min_scale, cfg.scale_ratio)
+            if len(ladder) > 1:
+                return self._coarse_to_fine(content, ladder, iters, callback, generator)
+        return self._optimise(content, init, temporal, iters, callback, generator)
+
+    def _coarse_to_fine(self, content: torch.Tensor, ladder: list[tuple[int, int]], iters: int,
+                        callback: Callable[[Progress], None] | None, generator: torch.Generator | None) -> torch.Tensor:
+        """``stylize`` over ``ladder``: each coarser scale gets ``scale_iters`` iterations (default a
+        third of ``iters``) on the content downsampled (area average), with Gram targets computed at
+        that scale; each scale starts from the previous result upsampled (bicubic). The full size
+        gets ``iters``. Progress counts iterations over all scales."""
+        import torch.nn.functional as F
+
+        per_scale = self.config.scale_iters if self.config.scale_iters is not None else max(1, iters // 3)
+        total = per_scale * (len(ladder) - 1) + iters
+        done = [0]
+
+        def relay(progress: Progress) -> None:
+            if callback is not None:
+                callback(Progress(done[0] + progress.iteration, total, progress.loss))
+
+        result: torch.Tensor | None = None
+        for index, (width, height) in enumerate(ladder):
+            last = index == len(ladder) - 1
+            scaled = content if last else F.interpolate(content, size=(height, width), mode="area")
+            start = None if result is None else F.interpolate(result, size=(height, width), mode="bicubic", align_corners=False).clamp_(0.0, 1.0)
+            result = self._optimise(scaled, start, None, iters if last else per_scale, relay, generator)
+            done[0] += per_scale
+        assert result is not None
+        return result
+
+    def _optimise(self, content: torch.Tensor, init: torch.Tensor | None, temporal: TemporalTarget | Sequence[TemporalTarget] | None,
+                  iters: int, callback: Callable[[Progress], None] | None, generator: torch.Generator | None) -> torch.Tensor:
+        """One scale of :meth:`stylize` (its arguments, ``iters`` resolved)."""
+        cfg = self.config
         height, width = content.shape[-2:]
         grams = self.style_grams(width, height)
         content_target = None
