@@ -177,3 +177,25 @@ def test_readers_raise_only_their_own_errors_on_garbage(tmp_path, payload, heade
             SequenceReader(tmp_path / f"fuzz.####{suffix}")
         except SequenceError:
             pass
+
+
+@pytest.mark.parametrize("command", ["stylize", "image", "live", "texture", "train"])
+def test_help_is_grouped_and_states_each_default_once(command):
+    import re
+
+    from vidstyle.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._subparsers._group_actions if hasattr(a, "choices")).choices[command]  # type: ignore[union-attr]
+    text = sub.format_help()
+    headings = [h for h in re.findall(r"^(\S[^\n]*):$", text, re.M) if h not in ("positional arguments", "options")]
+    if command != "train":
+        expected = ["style (what the result looks like)", "optimiser", "engine (what computes a frame)", "device and network"]
+        if command == "texture":  # texture synthesis has one engine
+            expected.remove("engine (what computes a frame)")
+        assert headings[:len(expected)] == expected, headings
+    if command == "stylize":
+        assert headings[-3:] == ["video and temporal consistency", "scale-out (shots on several workers)", "video encoding"]
+    # one option's help is the text from its flag to the next flag
+    for option in re.split(r"\n  (?=-)", text):
+        assert len(re.findall(r"default:", " ".join(option.split()))) <= 1, option

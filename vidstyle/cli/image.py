@@ -15,7 +15,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     image.add_argument("content", metavar="CONTENT", help="content image")
     options.add_style_arguments(image)
     image.add_argument("-o", "--output", required=True, help="output image (format from the extension)")
-    options.add_config_options(image, "style")
+    options.add_config_options(image, "style", "optimizer", "engine", "device")
     options.add_common(image)
     image.set_defaults(func=run)
     return image

@@ -38,7 +38,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
                       "with; every stylises every frame in order; auto: realtime with a window, every with "
                       "--no-window (cameras and streams are always realtime)")
     live.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where the s key saves PNG snapshots (default: .)")
-    options.add_config_options(live, "style", "video", "encode", defaults=StyleConfig.live())
+    options.add_config_options(live, "style", "optimizer", "engine", "device", "video", "encode", defaults=StyleConfig.live())
     options.add_common(live)
     live.set_defaults(func=run)
     return live

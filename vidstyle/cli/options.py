@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -24,10 +25,13 @@ EXIT_USAGE = 2
 
 # The headings of the config's option groups in --help.
 GROUP_TITLES = {
-    "style": "style and optimiser",
+    "style": "style (what the result looks like)",
+    "optimizer": "optimiser",
+    "engine": "engine (what computes a frame)",
+    "device": "device and network",
     "video": "video and temporal consistency",
-    "encode": "video encoding",
     "scale": "scale-out (shots on several workers)",
+    "encode": "video encoding",
     "train": "training",
 }
 
@@ -54,18 +58,26 @@ def add_config_options(parser: argparse.ArgumentParser, *groups: str, defaults: 
     :class:`~vidstyle.config.TrainConfig`)."""
     defaults = defaults or StyleConfig()
     cls = type(defaults)
-    sections: dict[str, argparse._ArgumentGroup] = {}
-    fields = [f for f in dataclasses.fields(cls) if "help" in f.metadata and (f.name in only if only else f.metadata["group"] in groups)]
+    fields = [f for f in dataclasses.fields(cls) if "help" in f.metadata and (f.name in only if only else f.metadata["group"] in groups)
+              and f.name not in exclude]
+    # The headings in GROUP_TITLES' order (style, optimiser, engine, ...), whatever the fields' order.
+    used = {f.metadata["group"] for f in fields}
+    order = [g for g in GROUP_TITLES if g in used] + sorted(used - set(GROUP_TITLES))
+    sections = {group: parser.add_argument_group(GROUP_TITLES.get(group, group)) for group in order}
     for field in fields:
-        if field.name in exclude:
-            continue
         group = field.metadata["group"]
-        if group not in sections:
-            sections[group] = parser.add_argument_group(GROUP_TITLES.get(group, group))
         flag = "--" + field.name.replace("_", "-")
         kind = _field_type(field, cls)
         default = getattr(defaults, field.name)
-        help_text = field.metadata["help"] + ("" if default is None or kind is bool else f" (default: {default})")
+        # Each default printed once: a help text that states its own ("(default: --iters × 3)")
+        # keeps it, unless the command's preset sets another value, which then replaces it.
+        shown = f"{default:g}" if isinstance(default, float) else default
+        help_text = field.metadata["help"]
+        stated = "default: " in help_text
+        if stated and default is not None and default != field.default:
+            help_text, stated = re.sub(r"\s*\(default: [^)]*\)", "", help_text), False
+        if not (default is None or kind is bool or stated):
+            help_text += f" (default: {shown})"
         if kind is bool:
             sections[group].add_argument(flag, action="store_true", default=None, help=help_text)
         else:

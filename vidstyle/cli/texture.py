@@ -18,7 +18,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     texture.add_argument("-o", "--output", required=True, help="output image (format from the extension)")
     texture.add_argument("--size", dest="texture_size", type=options.pixel_size, required=True, metavar="WxH",
                          help="output width x height in pixels, e.g. 256x256 (N alone means NxN)")
-    options.add_config_options(texture, "style", exclude=("size", "content_weight", "init", "preserve_colors"))
+    options.add_config_options(texture, "style", "optimizer", "device", exclude=("size", "content_weight", "init", "preserve_colors"))
     options.add_common(texture)
     texture.set_defaults(func=run)
     return texture
