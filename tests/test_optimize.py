@@ -144,3 +144,22 @@ def test_coarse_to_fine_runs_each_scale_from_the_previous_one(vgg, painting, con
     assert calls == [((30, 40), (30, 40), 2)]
     with pytest.raises(ValueError, match="--scale-ratio must be > 1"):
         StyleConfig(scale_ratio=1.0).validate()
+
+
+def test_bfloat16_on_a_cpu_with_it_and_refused_without(vgg, painting, content, monkeypatch):
+    from vidstyle import device
+
+    if not device.cpu_has_bfloat16():
+        pytest.skip("this CPU has no native bfloat16")
+    outputs, finals = {}, {}
+    for dtype in ("float32", "bfloat16"):
+        stylizer = make(vgg, painting, iters=20, tolerance=0.0, dtype=dtype)
+        seen = []
+        outputs[dtype] = stylizer.stylize(content, callback=seen.append)
+        finals[dtype] = total_loss(make(vgg, painting), outputs[dtype], content)  # both scored in float32
+    assert torch.isfinite(outputs["bfloat16"]).all()
+    assert not torch.equal(outputs["bfloat16"], outputs["float32"])  # it did run in another precision
+    assert finals["bfloat16"] < 1.25 * finals["float32"], finals  # 1.11x measured at 40x30, 20 iterations
+    monkeypatch.setattr(device, "cpu_has_bfloat16", lambda: False)
+    with pytest.raises(ValueError, match="no native bfloat16"):
+        make(vgg, painting, dtype="bfloat16")

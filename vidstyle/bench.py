@@ -334,8 +334,8 @@ def run_bench(
             torch.set_num_threads(threads)
         else:
             configure_cpu_threads()
-    # Stylizer autocasts to bfloat16 only on CUDA; report what actually runs.
-    effective_dtype = dtype if target.type == "cuda" else "float32"
+    # Stylizer autocasts to bfloat16 on CUDA and on CPUs with native bfloat16 (it refuses the rest).
+    effective_dtype = dtype
 
     content_image, style_image, images = bench_images(width, height)
     stylizer = Stylizer(config, [style_image], device=target)
@@ -518,8 +518,8 @@ def run_model_bench(
         else:
             configure_cpu_threads()
     net, info = load_model(model, target)
-    # ModelEngine autocasts to bfloat16 only on CUDA; report what actually runs.
-    effective_dtype = dtype if target.type == "cuda" else "float32"
+    # ModelEngine autocasts to bfloat16 on CUDA and on CPUs with native bfloat16 (it refuses the rest).
+    effective_dtype = dtype
 
     def now() -> tuple[float, float]:
         if target.type == "cuda":

@@ -7,7 +7,7 @@ import os
 import torch
 
 
-__all__ = ["available_memory", "configure_cpu_threads", "resolve_device"]
+__all__ = ["autocast", "available_memory", "configure_cpu_threads", "cpu_has_bfloat16", "resolve_device"]
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -31,6 +31,28 @@ def resolve_device(spec: str = "auto") -> torch.device:
             raise ValueError(f"--device {spec}: there are {count} GPU(s), numbered 0..{count - 1}")
         return torch.device(f"cuda:{index}")
     raise ValueError(f"--device: expected auto, cpu, cuda or cuda:N, got {spec!r}")
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX, as oneDNN reports it).
+    Without it torch emulates bfloat16 convolutions, several times slower than float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch built without oneDNN
+        return False
+
+
+def autocast(device: torch.device, dtype: str):
+    """The context a network runs in for ``--dtype``: bfloat16 autocast on CUDA, and on a CPU with
+    native bfloat16 (:func:`cpu_has_bfloat16`); float32 (a null context) otherwise. Raises
+    ValueError for bfloat16 on a CPU without it: emulated, it would be slower, not faster."""
+    import contextlib
+
+    if dtype != "bfloat16":
+        return contextlib.nullcontext()
+    if device.type == "cpu" and not cpu_has_bfloat16():
+        raise ValueError("--dtype bfloat16: this CPU has no native bfloat16 (AVX-512 BF16 or AMX); use float32")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def configure_cpu_threads(threads: int | None = None) -> None:

@@ -19,7 +19,6 @@ Departures from the papers, on purpose:
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -151,6 +150,7 @@ class Stylizer:
         net = network if network is not None else VGG19Features.load(config.weights)
         self.network = net.to(self.device)
         self.on_cuda = self.device.type == "cuda"
+        self._autocast()  # --dtype bfloat16 on a CPU without it: ValueError now, not at the first frame
         if self.on_cuda:
             # cuDNN picks the fastest conv algorithms for our fixed frame size; NHWC feeds tensor cores.
             torch.backends.cudnn.benchmark = True
@@ -164,9 +164,9 @@ class Stylizer:
 
     # -- targets ----------------------------------------------------------------------------------
     def _autocast(self):
-        if self.on_cuda and self.config.dtype == "bfloat16":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        from .device import autocast
+
+        return autocast(self.device, self.config.dtype)
 
     def features(self, image: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Network activations of (N, 3, H, W) RGB [0, 1] at ``layers`` (default: all the losses use)."""

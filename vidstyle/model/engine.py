@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..device import autocast
 from ..engine import FrameReport, HistoryEntry, PreparedFrame, composite
 from ..frames import Frame, resize
 from .network import MIN_SIDE, TransferNet, padding_for, stylize
@@ -59,7 +60,8 @@ class ModelEngine:
         style_weights: one weight per style of the model (None: even blend).
         style_keys: per-frame style weights (``--style-keys``); overrides ``style_weights``.
         device: where ``net`` is.
-        dtype: ``bfloat16`` autocasts the network on CUDA (``--dtype``); CPU frames stay float32.
+        dtype: ``bfloat16`` autocasts the network (``--dtype``) on CUDA and on CPUs with native
+            bfloat16 (:func:`vidstyle.device.autocast`; refused on other CPUs).
     """
 
     depth = 0
@@ -75,7 +77,8 @@ class ModelEngine:
         self.device = torch.device(device)
         self.weights = style_vector(style_weights, styles)
         self.style_keys = style_keys
-        self.autocast = self.device.type == "cuda" and dtype == "bfloat16"
+        self.dtype = dtype
+        autocast(self.device, dtype)  # bfloat16 on a CPU without it: ValueError now
         self._stylised: np.ndarray | None = None
 
     label = "model"  # what live preview's overlay calls this engine
@@ -108,7 +111,7 @@ class ModelEngine:
         """(N, 3, H, W) in [0, 1] on the engine's device -> (N, 3, H, W) stylised (a batch of frames
         in one pass: what a GPU wants)."""
         vector = torch.tensor(list(weights) if weights is not None else self.weights, dtype=torch.float32, device=self.device)
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+        with torch.no_grad(), autocast(self.device, self.dtype):
             return stylize(self.net, images, vector).float().clamp_(0.0, 1.0)
 
     def process(self, frame: Frame | PreparedFrame, progress: "Callable[[Progress], None] | None" = None,
