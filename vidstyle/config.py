@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .errors import UsageError
+
 __all__ = [
     "CODEC", "CONTENT_LAYER", "CRF", "EXECUTION_FIELDS", "FLOW_PRESETS", "PIX_FMT", "STYLE_LAYERS",
     "StyleConfig", "TrainConfig", "VIDEO_FIRST_ITERS", "VIDEO_ITERS", "option_fields"
@@ -164,57 +166,57 @@ class StyleConfig:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def validate(self) -> "StyleConfig":
-        """Raise ValueError naming the first setting that is out of range."""
+        """Raise UsageError (a ValueError) naming the first setting that is out of range."""
         if self.size <= 0:
-            raise ValueError(f"--size must be > 0, got {self.size}")
+            raise UsageError(f"--size must be > 0, got {self.size}")
         if self.style_scale <= 0:
-            raise ValueError(f"--style-scale must be > 0, got {self.style_scale}")
+            raise UsageError(f"--style-scale must be > 0, got {self.style_scale}")
         for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight", "tolerance"):
             if getattr(self, name) < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.iters < 0:
-            raise ValueError(f"--iters must be >= 0, got {self.iters}")
+            raise UsageError(f"--iters must be >= 0, got {self.iters}")
         if self.first_iters is not None and self.first_iters < 0:
-            raise ValueError(f"--first-iters must be >= 0, got {self.first_iters}")
+            raise UsageError(f"--first-iters must be >= 0, got {self.first_iters}")
         if self.min_scale < 0:
-            raise ValueError(f"--min-scale must be >= 0 (0: one scale), got {self.min_scale}")
+            raise UsageError(f"--min-scale must be >= 0 (0: one scale), got {self.min_scale}")
         if self.scale_ratio <= 1:
-            raise ValueError(f"--scale-ratio must be > 1, got {self.scale_ratio}")
+            raise UsageError(f"--scale-ratio must be > 1, got {self.scale_ratio}")
         if self.scale_iters is not None and self.scale_iters < 1:
-            raise ValueError(f"--scale-iters must be >= 1, got {self.scale_iters}")
+            raise UsageError(f"--scale-iters must be >= 1, got {self.scale_iters}")
         if self.lr <= 0:
-            raise ValueError(f"--lr must be > 0, got {self.lr}")
+            raise UsageError(f"--lr must be > 0, got {self.lr}")
         if not 0 <= self.crf <= 63:
-            raise ValueError(f"--crf must be in 0..63, got {self.crf}")
+            raise UsageError(f"--crf must be in 0..63, got {self.crf}")
         if self.still_threshold < 0:
-            raise ValueError(f"--still-threshold must be >= 0 (8-bit codes), got {self.still_threshold}")
+            raise UsageError(f"--still-threshold must be >= 0 (8-bit codes), got {self.still_threshold}")
         if not 0 <= self.temporal_blend <= 1:
-            raise ValueError(f"--temporal-blend must be in [0, 1], got {self.temporal_blend}")
+            raise UsageError(f"--temporal-blend must be in [0, 1], got {self.temporal_blend}")
         if not 0 <= self.scene_cut_reliable <= 1:
-            raise ValueError(f"--scene-cut-reliable must be in [0, 1], got {self.scene_cut_reliable}")
+            raise UsageError(f"--scene-cut-reliable must be in [0, 1], got {self.scene_cut_reliable}")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {self.threads}")
+            raise UsageError(f"--threads must be >= 1, got {self.threads}")
         if self.workers is not None and self.workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {self.workers}")
+            raise UsageError(f"--workers must be >= 1, got {self.workers}")
         if self.shot_max_frames < 1:
-            raise ValueError(f"--shot-max-frames must be >= 1, got {self.shot_max_frames}")
+            raise UsageError(f"--shot-max-frames must be >= 1, got {self.shot_max_frames}")
         if not 0 <= 3 * self.shot_overlap <= self.shot_max_frames:
             # vidstyle.shots.plan: every chunk of a long shot must add at least the overlap in new frames
-            raise ValueError(f"--shot-overlap must be in 0..{self.shot_max_frames // 3} (a third of --shot-max-frames at most), got {self.shot_overlap}")
+            raise UsageError(f"--shot-overlap must be in 0..{self.shot_max_frames // 3} (a third of --shot-max-frames at most), got {self.shot_overlap}")
         if any(k < 1 for k in self.long_term):
-            raise ValueError(f"--long-term offsets must be >= 1, got {','.join(map(str, self.long_term))}")
+            raise UsageError(f"--long-term offsets must be >= 1, got {','.join(map(str, self.long_term))}")
         if 1 not in self.long_term:
-            raise ValueError(f"--long-term must include 1 (the previous frame), got {','.join(map(str, self.long_term))}")
+            raise UsageError(f"--long-term must include 1 (the previous frame), got {','.join(map(str, self.long_term))}")
         if not 0 <= self.arbitrary_strength <= 1:
-            raise ValueError(f"--arbitrary-strength must be in [0, 1], got {self.arbitrary_strength}")
+            raise UsageError(f"--arbitrary-strength must be in [0, 1], got {self.arbitrary_strength}")
         if not 0 <= self.stabilise < 1:
-            raise ValueError(f"--stabilise must be in [0, 1), got {self.stabilise}")
+            raise UsageError(f"--stabilise must be in [0, 1), got {self.stabilise}")
         if self.flow == "raft" and not self.flow_weights:
-            raise ValueError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
+            raise UsageError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
         if self.flow_preset not in FLOW_PRESETS:
-            raise ValueError(f"--flow-preset: expected one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}")
+            raise UsageError(f"--flow-preset: expected one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}")
         if len(self.style_layer_weights) != len(self.style_layers):
-            raise ValueError("style_layer_weights must have one weight per style layer")
+            raise UsageError("style_layer_weights must have one weight per style layer")
         return self
 
 
@@ -255,15 +257,15 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         for name in ("size", "steps", "batch", "width", "max_frames", "checkpoint_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.size < 16:
-            raise ValueError(f"--size must be at least 16 px for a transfer network, got {self.size}")
+            raise UsageError(f"--size must be at least 16 px for a transfer network, got {self.size}")
         if self.crop is not None and not 16 <= self.crop <= self.size:
-            raise ValueError(f"--crop must be in 16..{self.size} (the training --size), got {self.crop}")
+            raise UsageError(f"--crop must be in 16..{self.size} (the training --size), got {self.crop}")
         if self.blocks < 0 or self.preview_every < 0:
-            raise ValueError(f"--blocks and --preview-every must be >= 0, got {self.blocks} and {self.preview_every}")
+            raise UsageError(f"--blocks and --preview-every must be >= 0, got {self.blocks} and {self.preview_every}")
         if self.lr <= 0:
-            raise ValueError(f"--lr must be > 0, got {self.lr}")
+            raise UsageError(f"--lr must be > 0, got {self.lr}")
         if self.temporal_weight < 0:
-            raise ValueError(f"--temporal-weight must be >= 0, got {self.temporal_weight}")
+            raise UsageError(f"--temporal-weight must be >= 0, got {self.temporal_weight}")
         return self

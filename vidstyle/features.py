@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .errors import UsageError
+
 __all__ = ["VGG19Features", "WeightsError", "activation_bytes", "conv_shapes", "load_weights"]
 
 
@@ -36,7 +38,7 @@ LAYER_ORDER: tuple[str, ...] = tuple(
 )
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UsageError):
     """The VGG-19 weights could not be found or do not have the expected layout."""
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import EXECUTION_FIELDS, StyleConfig
 from .engines import build_engine, check_model_request
-from .errors import UsageError
+from .errors import Interrupted, OutOfMemoryError, UsageError
 from .io.media import Sink, Source, is_pattern, open_sink, open_source
 from .io.paths import check_output, same_file
 from .render import RenderProgress, RenderResult, render
@@ -37,7 +37,7 @@ def check_memory(size: tuple[int, int], config: StyleConfig, device: Any) -> Non
 
     needed, free = memory_needed(size[0], size[1], config), available_memory(device)
     if free is not None and needed > free:
-        raise UsageError(
+        raise OutOfMemoryError(
             f"a {size[0]}x{size[1]} frame needs about {needed / 2**30:.1f} GiB on {device} but {free / 2**30:.1f} GiB "
             f"is free; use a smaller --size"
         )
@@ -150,7 +150,11 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
     if config.backend == "ray" or config.devices:
         from .shots.render import render_shots
 
-        return _say_plate_size(render_shots(request, source, size, styles, sink, resume, progress), source, size, sequence_out)
+        try:
+            shots = render_shots(request, source, size, styles, sink, resume, progress)
+        except KeyboardInterrupt as stop:
+            raise interrupted(stop, sequence_out) from None
+        return _say_plate_size(shots, source, size, sequence_out)
 
     try:
         configure_cpu_threads(config.threads)
@@ -162,12 +166,24 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
     except BaseException:
         sink.abort()
         raise
-    if progress is None:
-        result = render(source, engine, sink, resume=resume, start_number=request.start_number)
-    else:
-        with progress(source.count) as shown:
-            result = render(source, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
+    try:
+        if progress is None:
+            result = render(source, engine, sink, resume=resume, start_number=request.start_number)
+        else:
+            with progress(source.count) as shown:
+                result = render(source, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
+    except KeyboardInterrupt as stop:
+        raise interrupted(stop, sequence_out) from None
     return _say_plate_size(result, source, size, sequence_out)
+
+
+def interrupted(stop: KeyboardInterrupt, sequence_out: bool) -> Interrupted:
+    """What a render stopped by Ctrl+C or SIGTERM kept, as the :class:`Interrupted` it raises."""
+    if isinstance(stop, Interrupted):
+        return stop
+    if sequence_out:
+        return Interrupted("the frames written so far are kept; the same command resumes after them")
+    return Interrupted("the unfinished video was removed")
 
 
 def _say_plate_size(result: RenderResult, source: Source, size: tuple[int, int], sequence_out: bool) -> RenderResult:
@@ -229,10 +245,13 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
         raise
     configure_cpu_threads(config.threads)
     engine = DeflickerEngine(original.frames, size, config, request.strength, request.detail_sigma)
-    if progress is None:
-        return render(processed, engine, sink, resume=resume, start_number=request.start_number)
-    with progress(processed.count) as shown:
-        return render(processed, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
+    try:
+        if progress is None:
+            return render(processed, engine, sink, resume=resume, start_number=request.start_number)
+        with progress(processed.count) as shown:
+            return render(processed, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
+    except KeyboardInterrupt as stop:
+        raise interrupted(stop, sequence_out) from None
 
 
 def _first_frame(pattern: str) -> str:

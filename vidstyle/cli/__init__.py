@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from ..errors import UsageError
+from ..errors import OutOfMemoryError, UsageError
 from . import bench, deflicker, demo, evaluate, export, image, info, live, options, stylize, texture, train
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "UsageError", "build_parser", "main"]
@@ -102,13 +102,16 @@ def _one_line_warnings() -> None:
 
 def _classify(error: Exception) -> tuple[int, str]:
     """Exit code and one-line message for an exception."""
-    from ..features import WeightsError
     from ..shots.backends import BackendError
 
     message = " ".join(str(error).split()) or type(error).__name__
     if isinstance(error, BackendError):
         return EXIT_FAILURE, message
-    if isinstance(error, (UsageError, ValueError, WeightsError, FileNotFoundError)):
+    if isinstance(error, OutOfMemoryError):
+        return EXIT_FAILURE, f"out of memory: {message}"
+    # UsageError covers the I/O modules' errors (vidstyle.errors); other ValueErrors are the
+    # library's own argument checks, reached from options it was given.
+    if isinstance(error, (UsageError, ValueError, FileNotFoundError)):
         return EXIT_USAGE, message
     if isinstance(error, MemoryError) or "out of memory" in message.lower():
         _release_gpu_memory()

@@ -224,6 +224,7 @@ def iterations_bar(total: int, desc: str) -> Iterator[Callable[[Any], None]]:
     """A bar of one image's optimiser iterations; yields the optimiser's progress callback."""
     with progress_bar(total, desc, unit="it") as bar:
         def show(progress) -> None:
+            bar.total = progress.total  # coarse-to-fine counts the coarser scales' iterations too
             bar.n = progress.iteration
             bar.set_postfix_str(f"loss {progress.loss:.4g}", refresh=True)
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import UsageError
 from ..frames import to_float
 from .video import VideoReader
 
@@ -50,7 +51,7 @@ _RETRY_PAUSE = 0.05
 _FIRST_FRAME_TIMEOUT = 10.0
 
 
-class CaptureError(ValueError):
+class CaptureError(UsageError):
     """A live source cannot be opened or read; the message names the source and says what to try."""
 
 

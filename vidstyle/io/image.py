@@ -61,6 +61,7 @@ import cv2
 import numpy as np
 import OpenEXR
 
+from vidstyle.errors import UsageError
 from vidstyle.frames import to_float
 
 __all__ = [
@@ -79,7 +80,7 @@ __all__ = [
 ]
 
 
-class ImageError(ValueError):
+class ImageError(UsageError):
     """An image could not be read or written. The one-line message names the file."""
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..engine import Engine, FrameReport, HistoryEntry, PreparedFrame
+from ..errors import UsageError
 from ..frames import Frame, resize
 from .image import SUPPORTED_EXTENSIONS, ImageError, read_image, srgb_to_linear
 from .media import Source
@@ -47,7 +48,7 @@ ASPECT_TOLERANCE = 0.02
 _LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
-class MaskError(ValueError):
+class MaskError(UsageError):
     """A matte that cannot be used; the one-line message says why."""
 
 

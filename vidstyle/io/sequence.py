@@ -38,6 +38,7 @@ import cv2
 import fileseq
 import numpy as np
 
+from vidstyle.errors import UsageError
 from vidstyle.frames import Frame
 from vidstyle.io.image import (
     ImageError,
@@ -61,7 +62,7 @@ __all__ = [
 _FRAME_RANGE_HELP = "expected e.g. 1001-1100, 1001-1100x2 or 1001,1003,1005"
 
 
-class SequenceError(ValueError):
+class SequenceError(UsageError):
     """A frame pattern, frame range or sequence on disk is unusable. The message says which."""
 
 

@@ -26,6 +26,7 @@ import av
 import numpy as np
 
 from vidstyle.config import CODEC, CRF, PIX_FMT
+from vidstyle.errors import UsageError
 from vidstyle.frames import Frame, to_float, to_uint8
 
 __all__ = [
@@ -52,7 +53,7 @@ _AVFMT_VARIABLE_FPS = 0x0400  # container flag: can store variable frame rate (M
 _AV_COL_BT709 = 1  # AVCOL_SPC_BT709 == AVCOL_PRI_BT709 == AVCOL_TRC_BT709 == 1 in FFmpeg's enums
 
 
-class MediaError(ValueError):
+class MediaError(UsageError):
     """A media file is missing, unreadable or unsuitable; the message names the file and the problem."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ..errors import UsageError
 from .network import Architecture, TransferNet
 
 __all__ = ["FORMAT", "ModelFileError", "ModelInfo", "load_model", "load_weights_into", "read_info", "read_record", "save_model",
@@ -33,7 +34,7 @@ VERSION = 1
 _HEADER_KEY = "vidstyle"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UsageError):
     """A model file that is missing, truncated, foreign or does not match its own header."""
 
 

@@ -43,7 +43,7 @@ import torch
 
 from .. import losses
 from ..config import StyleConfig, TrainConfig
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from .data import Batch, TrainingSet, check_inputs, load_inputs
 from .file import ModelInfo, save_model
 from .network import Architecture, TransferNet
@@ -184,7 +184,7 @@ def _check_output(request: TrainRequest) -> None:
 def train(request: TrainRequest, progress: TrainProgress | None = None) -> TrainResult:
     """Train (or continue training) the model ``request.output``; returns what was done.
 
-    Raises UsageError for bad input before any work, and KeyboardInterrupt after writing a
+    Raises UsageError for bad input before any work, and :class:`~vidstyle.errors.Interrupted` after writing a
     checkpoint when stopped by Ctrl+C / SIGTERM."""
     from ..device import configure_cpu_threads, resolve_device
     from ..io.image import read_image
@@ -277,7 +277,7 @@ def train(request: TrainRequest, progress: TrainProgress | None = None) -> Train
             if done % training.checkpoint_every == 0 or done == training.steps or stop[0]:
                 save(done)
             if stop[0]:
-                raise KeyboardInterrupt(f"stopped at step {done}; checkpoint kept, rerun the same command to continue")
+                raise Interrupted(f"stopped at step {done}; checkpoint kept, rerun the same command to continue")
     shutil.rmtree(folder, ignore_errors=True)
     return TrainResult(str(output), training.steps, resumed_at, time.perf_counter() - started, loss_value, len(data), data.pairs)
 
