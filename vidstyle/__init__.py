@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 # name -> the module that owns it ("module:name" where the public name differs: the frame loop
 # is vidstyle.render.render, and "vidstyle.render" is that module's own name)
 _PUBLIC = {
-    "stylize_image": "api", "stylize_video": "api", "train_model": "api", "load_model": "api",
+    "stylize_image": "api", "stylize_video": "api", "synthesize_texture": "api", "train_model": "api", "load_model": "api",
+    "deflicker_video": "pipeline", "DeflickerRequest": "request", "StylizeRequest": "request", "export_model": "model.export",
     "StyleConfig": "config", "TrainConfig": "config",
     "VidstyleError": "errors", "UsageError": "errors", "OutOfMemoryError": "errors", "Interrupted": "errors",
     "Engine": "engine", "FrameReport": "engine", "PreparedFrame": "engine", "HistoryEntry": "engine",
@@ -35,7 +36,10 @@ _PUBLIC = {
 __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:
-    from .api import load_model, stylize_image, stylize_video, train_model
+    from .api import load_model, stylize_image, stylize_video, synthesize_texture, train_model
+    from .model.export import export_model
+    from .pipeline import deflicker_video
+    from .request import DeflickerRequest, StylizeRequest
     from .config import StyleConfig, TrainConfig
     from .engine import Engine, FrameReport, HistoryEntry, PreparedFrame
     from .errors import Interrupted, OutOfMemoryError, UsageError, VidstyleError

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .optimize import Progress
     from .render import RenderResult
 
-__all__ = ["load_model", "stylize_image", "stylize_video", "train_model"]
+__all__ = ["load_model", "stylize_image", "stylize_video", "synthesize_texture", "train_model"]
 
 PathLike = str | os.PathLike
 
@@ -84,15 +84,66 @@ def stylize_image(content: np.ndarray, styles: np.ndarray | Sequence[np.ndarray]
         from .model.arbitrary import build_arbitrary
 
         init = build_arbitrary(config, images, size, device, network=stylizer.network).stylize(content_tensor, weights)
+    generator = _seeded(config.seed)  # noise starts (init="noise") draw from it
+    return tensor_to_image(stylizer.stylize(content_tensor, init=init, callback=progress, generator=generator))
+
+
+def synthesize_texture(styles: np.ndarray | Sequence[np.ndarray], size: tuple[int, int], config: StyleConfig | None = None, *,
+                       style_weights: Sequence[float] | None = None, progress: Callable[["Progress"], None] | None = None) -> np.ndarray:
+    """A texture (Gatys et al. 2015): an image of ``size`` (width, height) whose Gram statistics match
+    the style image(s), optimised from seeded noise with no content: what ``vidstyle texture`` makes.
+
+    ``config``'s content weight, init, colour and size settings are replaced (content weight 0,
+    noise, no colour transfer, ``size``); its iterations, seed, style scale and device are used.
+    Returns float32 (height, width, 3) in [0, 1]. Raises UsageError for a size (or a style image
+    scaled to it) too small for the network's deepest style layer, and OutOfMemoryError."""
     import torch
 
-    generator = torch.Generator()  # noise starts (init="noise", textures) draw from it
-    if config.seed is not None:
-        torch.manual_seed(config.seed)
-        generator.manual_seed(config.seed)
+    from .bench import check_size_for_layers
+    from .device import configure_cpu_threads, resolve_device
+    from .errors import UsageError
+    from .frames import fit_longest_side
+    from .optimize import Stylizer, tensor_to_image
+    from .pipeline import check_memory
+
+    width, height = size
+    # Content weight 0 and noise make Stylizer.stylize a texture synthesiser; the content tensor
+    # only gives the size.
+    config = (config or StyleConfig()).with_(content_weight=0.0, init="noise", preserve_colors=False, size=max(width, height)).validate()
+    images = [styles] if isinstance(styles, np.ndarray) else list(styles)
+    if not images:
+        raise UsageError("expected at least one style image")
+    try:
+        check_size_for_layers(width, height, config.style_layers)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    longest = max(1, round(config.style_scale * max(size)))
+    for style in images:
+        scaled = fit_longest_side(style.shape[1], style.shape[0], longest)
+        try:
+            check_size_for_layers(scaled[0], scaled[1], config.style_layers)
+        except ValueError:
+            raise UsageError(f"--size {width}x{height}: a style image scaled to it is {scaled[0]}x{scaled[1]}, too small "
+                             "for the network's deepest style layer; raise --size or --style-scale") from None
+    device = resolve_device(config.device)
+    check_memory((width, height), config, device)
+    configure_cpu_threads(config.threads)
+    generator = _seeded(config.seed)
+    stylizer = Stylizer(config, images, list(style_weights) if style_weights is not None else None, device=device)
+    return tensor_to_image(stylizer.stylize(torch.zeros(1, 3, height, width, device=device), callback=progress, generator=generator))
+
+
+def _seeded(seed: int | None) -> Any:
+    """Seed torch (``seed`` given) and return the generator noise starts draw from, as the CLI does."""
+    import torch
+
+    generator = torch.Generator()
+    if seed is not None:
+        torch.manual_seed(seed)
+        generator.manual_seed(seed)
     else:
         generator.seed()
-    return tensor_to_image(stylizer.stylize(content_tensor, init=init, callback=progress, generator=generator))
+    return generator
 
 
 def stylize_video(input: PathLike, output: PathLike, styles: Sequence[PathLike] = (), config: StyleConfig | None = None, *,

@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 
-from ..errors import UsageError
 from . import options
 
 
@@ -24,53 +23,21 @@ def add_parser(commands) -> argparse.ArgumentParser:
     return texture
 
 
-def check_network_fits(size: tuple[int, int], styles, config) -> None:
-    """Refuse an output, or a style image scaled for it, too small for the deepest style layer."""
-    from ..bench import check_size_for_layers
-    from ..frames import fit_longest_side
-
-    try:
-        check_size_for_layers(size[0], size[1], config.style_layers)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    longest = max(1, round(config.style_scale * max(size)))
-    for style in styles:
-        width, height = fit_longest_side(style.shape[1], style.shape[0], longest)
-        try:
-            check_size_for_layers(width, height, config.style_layers)
-        except ValueError:
-            raise UsageError(f"--size {size[0]}x{size[1]}: a style image scaled to it is {width}x{height}, too small "
-                             "for the network's deepest style layer; raise --size or --style-scale") from None
-
-
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..device import configure_cpu_threads, resolve_device
+    """Check the output path, call :func:`vidstyle.api.synthesize_texture` with a progress bar, write it."""
+    from ..api import synthesize_texture
     from ..io.image import format_for, write_image
     from ..io.paths import check_output
-    from ..optimize import Stylizer, tensor_to_image
-    from ..pipeline import check_memory
 
     width, height = args.texture_size
-    # Content weight 0 and noise init make Stylizer.stylize a texture synthesiser; the content
-    # tensor only gives the size.
-    config = options.config_from(args, content_weight=0.0, init="noise", preserve_colors=False, size=max(width, height))
+    config = options.config_from(args)
     weights = options.style_weights(args.style_weights, len(args.style))
-    device = resolve_device(config.device)
     output = check_output(args.output, list(args.style), args.overwrite)
     out_format = format_for(output)  # raises for an unsupported extension, before any work
     styles = options.read_style_images(args.style)
-    check_network_fits((width, height), styles, config)
-    check_memory((width, height), config, device)
-
-    configure_cpu_threads(config.threads)
-    options.seed_torch(config.seed)
-    stylizer = Stylizer(config, styles, weights, device=device)
     started = time.perf_counter()
     with options.iterations_bar(config.iters, "synthesising") as show:
-        result = stylizer.stylize(torch.zeros(1, 3, height, width, device=device), callback=show,
-                                  generator=options.generator(config.seed))
-    write_image(output, tensor_to_image(result), None, out_format)
+        texture = synthesize_texture(styles, (width, height), config, style_weights=weights, progress=show)
+    write_image(output, texture, None, out_format)
     print(f"wrote {output} ({width}x{height}) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
