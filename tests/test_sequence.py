@@ -294,3 +294,11 @@ def test_16bit_rgba_sequence_round_trip(tmp_path):
         out = cv2.imread(str(tmp_path / "out" / f"sh010_style.{n}.png"), cv2.IMREAD_UNCHANGED)
         assert out.dtype == np.uint16 and out.shape == (H, W, 4)
         np.testing.assert_array_equal(out[..., 3], plate[..., 3])
+
+
+@pytest.mark.parametrize("name", ["render_v2.5.mov", "out0.6.mp4", "take.2.exr"])
+def test_a_bare_number_in_a_file_name_is_not_a_frame_pattern(name):
+    from vidstyle.io.media import is_pattern
+
+    assert not is_pattern(name)  # fileseq alone reads these as one-frame sequences
+    assert is_pattern(name.replace(name.split(".")[-2], "####", 1))

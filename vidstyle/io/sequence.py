@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator, Sequence
 from functools import reduce
 from pathlib import Path
@@ -66,6 +67,10 @@ class SequenceError(UsageError):
     """A frame pattern, frame range or sequence on disk is unusable. The message says which."""
 
 
+# The frame-number tokens a pattern may use: #### (or a range followed by #), @, printf %04d, $F4.
+_FRAME_TOKEN = re.compile(r"#|@|%0?\d*d|\$F\d*")
+
+
 def parse_pattern(pattern: str | os.PathLike[str]) -> fileseq.FileSequence:
     """Parse a frame pattern into a ``fileseq.FileSequence`` (see the module docstring for tokens).
 
@@ -83,7 +88,9 @@ def parse_pattern(pattern: str | os.PathLike[str]) -> fileseq.FileSequence:
             seq = fileseq.FileSequence(text, pad_style=fileseq.PAD_STYLE_HASH1)
     except (fileseq.ParseException, fileseq.FileSeqException, ValueError) as e:
         raise SequenceError(f"cannot parse frame pattern {text!r}: {e}") from e
-    if not padding:
+    # fileseq also reads a bare number as a one-frame range ("render_v2.5.mov", "out0.6.mp4" would be
+    # frame 5 and 6 of a sequence): only an explicit token makes a pattern.
+    if not padding or not _FRAME_TOKEN.search(os.path.basename(text)):
         raise SequenceError(
             f"{text!r} is not a frame pattern: it has no frame-number token (use e.g. shot.####.png, "
             "shot.%04d.png or shot.@.png)"
