@@ -30,31 +30,46 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-# One recording per CPU kernel family (torch.backends.cpu.get_cpu_capability()): L-BFGS amplifies
-# the last bit of a sum into visible differences (30-57/255 after 12 frames), and torch, oneDNN and
-# MKL choose their kernels by the instruction set, so an AVX2 and an AVX-512 machine render the same
-# command differently (pinning the kernels to AVX2 by environment did not reproduce the AVX2 frames).
-# Both were recorded with the code from before the refactor (b4fe640): avx2 on the 2-core AMD EPYC
-# of 2026-11-30, avx512 on the 2-core Intel Xeon of 2026-12-01 (COMMON's last three options, which
-# b4fe640 predates, removed there: they restore its defaults).
-REFERENCES = {"AVX2": ROOT / "tests" / "data" / "pipeline_reference_avx2.npz",
-              "AVX512": ROOT / "tests" / "data" / "pipeline_reference_avx512.npz"}
+# One recording per CPU kernel family (torch.backends.cpu.get_cpu_capability(), and the vendor):
+# L-BFGS amplifies the last bit of a sum into visible differences (30-57/255 after 12 frames), and
+# torch, oneDNN and MKL choose their kernels by the instruction set and the processor, so an AVX2
+# and an AVX-512 machine render the same command differently, and so do an Intel and an AMD
+# AVX-512 machine (30/255 apart, measured 2026-12-02; pinning the kernels to AVX2 by environment
+# did not reproduce the AVX2 frames either). All were recorded with the code from before the
+# refactor (b4fe640), COMMON's last three options (which b4fe640 predates) removed there: they
+# restore its defaults. avx2: the 2-core AMD EPYC of 2026-11-30; avx512: the 2-core Intel Xeon of
+# 2026-12-01; avx512_amd: the 2-core AMD EPYC (AVX-512, Zen) of 2026-12-02.
+REFERENCES = {("AVX2", "AuthenticAMD"): ROOT / "tests" / "data" / "pipeline_reference_avx2.npz",
+              ("AVX512", "GenuineIntel"): ROOT / "tests" / "data" / "pipeline_reference_avx512.npz",
+              ("AVX512", "AuthenticAMD"): ROOT / "tests" / "data" / "pipeline_reference_avx512_amd.npz"}
 
 
 # Cases a recording leaves out, and why. On the AVX-512 machine the --devices render came out 27/255
 # apart from its own recording in a full test run (and equal when run alone); probably because which
 # worker process renders which chunk changes, and there the kernels' results depend on more than the
 # shapes (not proven). That
-# --devices renders what a local render does (to 1/255) is test_shots.py's business.
+# --devices renders what a local render does (to 1/255) is test_shots.py's business. The AMD
+# AVX-512 recording leaves it out for the same reason.
 UNRECORDED = {"devices": "on AVX-512 it varied by up to 27/255 between runs; "
                          "test_shots.py checks --devices against a local render"}
 
 
-def reference_path() -> Path | None:
-    """The recording for this machine's kernels, or None where none was made."""
+def cpu_family() -> tuple[str, str]:
+    """(torch's CPU capability, the processor's vendor as /proc/cpuinfo names it, or "unknown")."""
     import torch
 
-    return REFERENCES.get(torch.backends.cpu.get_cpu_capability())
+    vendor = "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            vendor = next((line.split(":", 1)[1].strip() for line in info if line.startswith("vendor_id")), vendor)
+    except OSError:
+        pass
+    return torch.backends.cpu.get_cpu_capability(), vendor
+
+
+def reference_path() -> Path | None:
+    """The recording for this machine's kernels, or None where none was made."""
+    return REFERENCES.get(cpu_family())
 
 COMMON = ["-s", str(SAMPLES / "starry_night.jpg"), "--size", "48", "--iters", "3", "--first-iters", "6",
           "--seed", "0", "--threads", "1", "--device", "cpu",
@@ -179,9 +194,8 @@ if __name__ == "__main__":
 
     target = reference_path()
     if target is None:
-        import torch
-
-        target = ROOT / "tests" / "data" / f"pipeline_reference_{torch.backends.cpu.get_cpu_capability().lower()}.npz"
+        capability, vendor = cpu_family()
+        target = ROOT / "tests" / "data" / f"pipeline_reference_{capability.lower()}_{vendor.lower()}.npz"
         print(f"no recording for this CPU yet: writing {target} (add it to REFERENCES)")
     with tempfile.TemporaryDirectory() as folder:
         frames = record(Path(folder))

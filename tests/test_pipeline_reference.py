@@ -1,8 +1,8 @@
 """The render pipeline gives the frames it gave before it was refactored (issue 14).
 
-``tests/data/pipeline_reference_{avx2,avx512}.npz`` hold the frames of each case of
+``tests/data/pipeline_reference_{avx2,avx512,avx512_amd}.npz`` hold the frames of each case of
 ``pipeline_cases.py`` as rendered by the code before the one frame loop and the engine interface
-existed (commit b4fe640), one recording per CPU kernel family (``pipeline_cases.REFERENCES``). The
+existed (commit b4fe640), one recording per CPU kernel family and vendor (``pipeline_cases.REFERENCES``). The
 same commands today must give the same frames on a machine of that family: the same uint8 values,
 not close ones. On a CPU of another family there is nothing to compare with, and the test says so.
 """
@@ -19,9 +19,7 @@ import pipeline_cases
 def reference():
     path = pipeline_cases.reference_path()
     if path is None:
-        import torch
-
-        pytest.skip(f"no reference recorded for {torch.backends.cpu.get_cpu_capability()} kernels (see pipeline_cases.REFERENCES)")
+        pytest.skip(f"no reference recorded for {pipeline_cases.cpu_family()} kernels (see pipeline_cases.REFERENCES)")
     with np.load(path) as data:
         return {name: data[name] for name in data.files}
 
