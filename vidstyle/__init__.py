@@ -32,6 +32,7 @@ _PUBLIC = {
     "read_image": "io.image", "write_image": "io.image", "probe": "io.video",
     "warping_errors": "metrics", "style_distance": "metrics", "content_distance": "metrics",
     "evaluate_frames": "evaluate",
+    "LiveSession": "live", "run_bench": "bench",
 }
 __all__ = ["__version__", *_PUBLIC]
 
@@ -43,11 +44,13 @@ if TYPE_CHECKING:
     from .config import StyleConfig, TrainConfig
     from .engine import Engine, FrameReport, HistoryEntry, PreparedFrame
     from .errors import Interrupted, OutOfMemoryError, UsageError, VidstyleError
+    from .bench import run_bench
     from .evaluate import evaluate_frames
     from .frames import Frame
     from .io.image import read_image, write_image
     from .io.media import open_sink, open_source
     from .io.video import probe
+    from .live import LiveSession
     from .metrics import content_distance, style_distance, warping_errors
     from .model.arbitrary import ArbitraryEngine
     from .model.engine import ModelEngine
