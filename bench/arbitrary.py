@@ -81,13 +81,17 @@ def quality_and_init(args, network, parts: set[str]) -> dict:
               f"({row['gram_ratio']:.2f}x); content: {row['optimiser_content']:.4g} vs {row['arbitrary_content']:.4g} "
               f"({row['content_ratio']:.2f}x)", flush=True)
         if "init" in parts:
-            from_arbitrary: list[tuple[int, float]] = []
-            stylizer.stylize(content, init=out, iters=150, callback=lambda p: from_arbitrary.append((p.iteration, p.loss)))
             target = losses_content[-1][1]
-            reached = next((iteration for iteration, loss in from_arbitrary if loss <= target), None)
-            row["init_iterations_to_150_loss"] = reached
-            print(f"{'':28s} --init arbitrary reaches the 150-iteration loss {target:.4g} "
-                  f"{'after ' + str(reached) + ' iterations' if reached else 'not within 150'}", flush=True)
+            for strength in args.init_strengths:
+                start = out if strength == config.arbitrary_strength else \
+                    build_arbitrary(config.with_(arbitrary_strength=strength), [style], size, network=network).stylize(content)
+                from_arbitrary: list[tuple[int, float]] = []
+                stylizer.stylize(content, init=start, iters=150, callback=lambda p: from_arbitrary.append((p.iteration, p.loss)))
+                reached = next((iteration for iteration, loss in from_arbitrary if loss <= target), None)
+                row[f"init_iterations_to_150_loss_strength_{strength:g}"] = reached
+                print(f"{'':28s} --init arbitrary (strength {strength:g}) reaches the 150-iteration loss {target:.4g} "
+                      f"{'after ' + str(reached) + ' iterations' if reached else 'not within 150'}; "
+                      f"after 10: {from_arbitrary[0][1]:.4g} (from the content: {losses_content[0][1]:.4g})", flush=True)
         rows[name] = row
         strips.append(np.concatenate([photo, _image(optimised), _image(out)], axis=1))
     if args.frames_out:
@@ -161,6 +165,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--frames-out")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--init-strengths", type=float, nargs="+", default=[1.0],
+                        help="--arbitrary-strength values to start the optimiser from (init part)")
     args = parser.parse_args()
 
     from vidstyle.device import configure_cpu_threads
