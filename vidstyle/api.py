@@ -179,14 +179,24 @@ def stylize_video(input: PathLike, output: PathLike, styles: Sequence[PathLike] 
     """
     import contextlib
 
+    from .errors import UsageError
     from .pipeline import stylize_video as render_request
     from .request import StylizeRequest
     from .style_keys import StyleKeys
 
+    count = len(styles)
+    if model is not None and not styles:  # the keys weigh the model's own styles
+        from .model.file import read_info
+
+        count = read_info(os.fspath(model)).architecture.styles
+    try:
+        keys = StyleKeys.parse(style_keys, count) if style_keys else None
+    except ValueError as error:
+        raise UsageError(f"style_keys: {error}") from None
     request = StylizeRequest(
         input=os.fspath(input), output=os.fspath(output), styles=tuple(os.fspath(s) for s in styles),
         config=config or StyleConfig.video(), style_weights=tuple(style_weights) if style_weights else None,
-        style_keys=StyleKeys.parse(style_keys, len(styles) or 1) if style_keys else None, mask=mask, frames=frames,
+        style_keys=keys, mask=mask, frames=frames,
         fps=fps, start_number=start_number, overwrite=overwrite, model=os.fspath(model) if model else None,
         init_model=os.fspath(init_model) if init_model else None)
     if on_frame is None:
