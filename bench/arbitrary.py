@@ -80,6 +80,15 @@ def quality_and_init(args, network, parts: set[str]) -> dict:
         print(f"{name:28s} gram: optimiser {row['optimiser_gram']:.4g}, arbitrary {row['arbitrary_gram']:.4g} "
               f"({row['gram_ratio']:.2f}x); content: {row['optimiser_content']:.4g} vs {row['arbitrary_content']:.4g} "
               f"({row['content_ratio']:.2f}x)", flush=True)
+        for strength in args.strengths:  # the strength sweep: how style and content trade
+            for levels in args.level_sets:
+                variant = build_arbitrary(config.with_(arbitrary_strength=strength), [style], size, network=network)
+                variant.levels = [level for level in variant.levels if level in levels]
+                image = _image(variant.stylize(content))
+                gram = style_distance(network, image, style) / row["optimiser_gram"]
+                kept = content_distance(network, image, photo) / row["optimiser_content"]
+                row[f"strength_{strength:g}_{'+'.join(levels)}"] = {"gram_ratio": gram, "content_ratio": kept}
+                print(f"{'':28s} strength {strength:g}, levels {'+'.join(levels)}: Gram {gram:.2f}x, content {kept:.2f}x", flush=True)
         if "init" in parts:
             target = losses_content[-1][1]
             for strength in args.init_strengths:
@@ -116,8 +125,11 @@ def speed(args, network) -> dict:
     optimiser_frame = statistics.mean(seconds[1:])
     rows = {"optimiser_frame_ms_256x144": optimiser_frame * 1000}
     print(f"optimiser temporal frame at 256x144 (40 iterations): {optimiser_frame * 1000:.0f} ms", flush=True)
-    for width, height in ((256, 144), (640, 360), (1280, 720)):
-        arbitrary = build_arbitrary(StyleConfig(decoder=args.decoder), [style], (width, height), network=network)
+    from vidstyle.device import cpu_has_bfloat16
+
+    for width, height, dtype in ((256, 144, "float32"), (640, 360, "float32"), (1280, 720, "float32"),
+                                 *(((256, 144, "bfloat16"), (640, 360, "bfloat16"), (1280, 720, "bfloat16")) if cpu_has_bfloat16() else ())):
+        arbitrary = build_arbitrary(StyleConfig(decoder=args.decoder, dtype=dtype), [style], (width, height), network=network)
         image = torch.rand(1, 3, height, width)
         arbitrary.stylize(image)
         walls, cpus = [], []
@@ -127,10 +139,11 @@ def speed(args, network) -> dict:
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)
         ms = statistics.median(walls) * 1000
-        rows[f"arbitrary_ms_{width}x{height}"] = ms
-        rows[f"arbitrary_cpu_ms_{width}x{height}"] = statistics.median(cpus) * 1000
+        key = f"{width}x{height}_{dtype}"
+        rows[f"arbitrary_ms_{key}"] = ms
+        rows[f"arbitrary_cpu_ms_{key}"] = statistics.median(cpus) * 1000
         extra = f" = 1/{optimiser_frame * 1000 / ms:.0f} of an optimiser frame" if width == 256 else ""
-        print(f"arbitrary frame at {width}x{height}: {ms:.0f} ms, CPU {rows[f'arbitrary_cpu_ms_{width}x{height}']:.0f} ms{extra}", flush=True)
+        print(f"arbitrary frame at {width}x{height} ({dtype}): {ms:.0f} ms, CPU {rows[f'arbitrary_cpu_ms_{key}']:.0f} ms{extra}", flush=True)
     return rows
 
 
@@ -165,6 +178,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--frames-out")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--strengths", type=float, nargs="*", default=[],
+                        help="also measure the arbitrary output at these --arbitrary-strength values (quality part)")
+    parser.add_argument("--level-sets", nargs="*", default=["relu4_1,relu3_1,relu2_1,relu1_1"], type=lambda text: text.split(","),
+                        help="with --strengths: cascades to try, each a comma list of levels")
     parser.add_argument("--init-strengths", type=float, nargs="+", default=[1.0],
                         help="--arbitrary-strength values to start the optimiser from (init part)")
     args = parser.parse_args()

@@ -59,7 +59,8 @@ def build_arbitrary(config: Any, styles: Sequence[np.ndarray], size: tuple[int, 
     with context as local:
         decoders, _ = load_decoders(local, device)
     net = (network if network is not None else VGG19Features.load(config.weights)).to(device)
-    stylizer = ArbitraryStylizer(net, dict(decoders.items()), config.arbitrary_strength, preserve_colors=config.preserve_colors)  # type: ignore[arg-type]
+    stylizer = ArbitraryStylizer(net, dict(decoders.items()), config.arbitrary_strength, preserve_colors=config.preserve_colors,  # type: ignore[arg-type]
+                                 dtype=config.dtype)
     longest = max(16, round(config.style_scale * max(size)))
     tensors = [torch.from_numpy(np.ascontiguousarray(resize(s, fit_longest_side(s.shape[1], s.shape[0], longest)))).permute(2, 0, 1)[None].to(device)
                for s in styles]
@@ -76,9 +77,12 @@ class ArbitraryStylizer:
             the deepest given level to the shallowest.
         strength: 0..1, how far each level moves toward the style (1: the style's statistics).
         preserve_colors: keep the content's colours (luminance transfer, as the optimiser's option).
+        dtype: ``--dtype``: bfloat16 runs the encoder and decoders in bfloat16 where the device has
+            it (the feature transforms stay float32).
     """
 
-    def __init__(self, network: VGG19Features, decoders: dict[str, Decoder], strength: float = 1.0, preserve_colors: bool = False):
+    def __init__(self, network: VGG19Features, decoders: dict[str, Decoder], strength: float = 1.0, preserve_colors: bool = False,
+                 dtype: str = "float32"):
         if not decoders:
             raise ValueError("expected at least one decoder")
         if not 0 <= strength <= 1:
@@ -88,6 +92,7 @@ class ArbitraryStylizer:
         self.levels = sorted(decoders, reverse=True)  # relu4_1, relu3_1, ...: deepest first
         self.strength = strength
         self.preserve_colors = preserve_colors
+        self.dtype = dtype  # bfloat16: the convolutions autocast (vidstyle.device.autocast), the transforms stay fp32
         self._styles: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
         self._targets: dict[tuple[str, tuple[float, ...]], tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -128,11 +133,17 @@ class ArbitraryStylizer:
         stride = 2 ** (int(self.levels[0][4]) - 1)
         height, width = content.shape[2], content.shape[3]
         image = F.pad(content, [0, (-width) % stride, 0, (-height) % stride], mode="reflect")
+        from ..device import autocast
+
+        device = image.device
         with torch.no_grad():
             for level in self.levels:
-                features = self.network(image, (level,))[level]
+                with autocast(device, self.dtype):
+                    features = self.network(image, (level,))[level]
                 mean, colouring = self._target(level, weights)
-                image = self.decoders[level](whiten_colour(features, mean, None, self.strength, colouring=colouring))
+                transformed = whiten_colour(features.float(), mean, None, self.strength, colouring=colouring)
+                with autocast(device, self.dtype):
+                    image = self.decoders[level](transformed).float()
         result = image[..., :height, :width].clamp(0.0, 1.0)
         if self.preserve_colors:
             from ..color import keep_content_colors
