@@ -201,11 +201,12 @@ def stylize_video(input: PathLike, output: PathLike, styles: Sequence[PathLike] 
         init_model=os.fspath(init_model) if init_model else None)
     if on_frame is None:
         return render_request(request)
+    hear: Callable[["FrameReport"], None] = on_frame
 
     class _Relay:
         def advance(self, frames: int, report: "FrameReport | None" = None) -> None:
             if report is not None:
-                on_frame(report)
+                hear(report)
 
         def iteration(self, progress: Any) -> None:
             pass

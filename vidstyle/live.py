@@ -59,6 +59,7 @@ from .config import StyleConfig
 
 if TYPE_CHECKING:
     from .engine import Engine, FrameReport
+    from .model.arbitrary import ArbitraryEngine
     from .model.engine import ModelEngine
     from .temporal import VideoStylizer
 
@@ -225,7 +226,7 @@ class LiveSession:
         names: Sequence[str],
         size: tuple[int, int],
         *,
-        model: ModelEngine | None = None,
+        model: "ModelEngine | ArbitraryEngine | None" = None,
         temporal: bool = True,
         seed: int | None = None,
         side_by_side: bool = False,
@@ -267,7 +268,7 @@ class LiveSession:
             self._configure()  # the engine's default is an even blend; the session starts on style 1
 
     @classmethod
-    def with_model(cls, model: ModelEngine, names: Sequence[str], **options) -> "LiveSession":
+    def with_model(cls, model: "ModelEngine | ArbitraryEngine", names: Sequence[str], **options) -> "LiveSession":
         """A session that stylises with ``model`` at its working size (``options``: as for the
         constructor, of which ``side_by_side`` and ``snapshot_dir`` apply)."""
         return cls((), names, model.size, model=model, **options)

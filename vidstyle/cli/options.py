@@ -221,14 +221,24 @@ def progress_bar(total: int | None, desc: str, **kwargs):
 
 @contextlib.contextmanager
 def iterations_bar(total: int, desc: str) -> Iterator[Callable[[Any], None]]:
-    """A bar of one image's optimiser iterations; yields the optimiser's progress callback."""
-    with progress_bar(total, desc, unit="it") as bar:
-        def show(progress) -> None:
-            bar.total = progress.total  # coarse-to-fine counts the coarser scales' iterations too
-            bar.n = progress.iteration
-            bar.set_postfix_str(f"loss {progress.loss:.4g}", refresh=True)
+    """A bar of one image's optimiser iterations; yields the optimiser's progress callback. The bar
+    appears at the first iteration, so a check that fails before any work (a bad file, a device)
+    prints its one line alone."""
+    bars: list[Any] = []
 
+    def show(progress) -> None:
+        if not bars:
+            bars.append(progress_bar(total, desc, unit="it"))
+        bar = bars[0]
+        bar.total = progress.total  # coarse-to-fine counts the coarser scales' iterations too
+        bar.n = progress.iteration
+        bar.set_postfix_str(f"loss {progress.loss:.4g}", refresh=True)
+
+    try:
         yield show
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 class FramesBar:
