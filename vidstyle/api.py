@@ -72,13 +72,14 @@ def stylize_image(content: np.ndarray, styles: np.ndarray | Sequence[np.ndarray]
     device = resolve_device(config.device)
     configure_cpu_threads(config.threads)
     size = working_size(content.shape[1], content.shape[0], config.size, config.upscale)
+    if config.engine == "optimizer":
+        check_memory(size, config, device)  # before the photo is resized to a size that cannot fit
     content_tensor = image_to_tensor(resize(content, size), device)
     if config.engine == "arbitrary":
         from .model.arbitrary import build_arbitrary
 
         return tensor_to_image(build_arbitrary(config, images, size, device).stylize(content_tensor, weights))
     stylizer = Stylizer(config, images, weights, device=device)
-    check_memory(size, config, device)
     init = None
     if config.init == "arbitrary":  # start from the decoders' output (issue 17)
         from .model.arbitrary import build_arbitrary

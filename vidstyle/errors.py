@@ -5,8 +5,9 @@
   option out of range, a missing or unreadable file, a size the network cannot take). The I/O
   modules' own errors (``MediaError``, ``ImageError``, ``SequenceError``, ``MaskError``,
   ``CaptureError``, ``ModelFileError``, ``WeightsError``) are subclasses. Command line: exit 2.
-- :class:`OutOfMemoryError` (also a ``MemoryError``): a frame or a batch does not fit on the
-  device, found by the memory check before any work or raised by the device itself. Exit 1.
+- :class:`OutOfMemoryError` (also a ``MemoryError``): the size asked for does not fit on the
+  device, found by the memory check before any work. Exit 2 (what the caller asked for); an
+  out-of-memory failure of the device while running (torch's own error) is exit 1.
 - :class:`Interrupted` (a ``KeyboardInterrupt``): Ctrl+C or SIGTERM stopped a render or a training
   cleanly; its message says what was kept and how to continue. Exit 130.
 
@@ -28,7 +29,7 @@ class UsageError(VidstyleError, ValueError):
 
 
 class OutOfMemoryError(VidstyleError, MemoryError):
-    """A frame or a batch does not fit in the device's memory; a smaller size or bfloat16 may."""
+    """The size asked for does not fit in the device's memory; a smaller size or bfloat16 may."""
 
 
 class Interrupted(KeyboardInterrupt):

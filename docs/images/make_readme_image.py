@@ -3,11 +3,12 @@
     python docs/images/make_readme_image.py      # runs the commands below first (results kept in vidstyle_demo/)
 
 - Top: the Tübingen photo | `vidstyle image samples/tubingen.jpg -s samples/starry_night.jpg
-  -o tubingen_starry_512.png --size 512 --seed 0` (512 px each).
+  -o tubingen_starry_512.png --size 512 --min-scale 128 --iters 150 --dtype bfloat16 --seed 0`
+  (512 px each; coarse to fine from 128 px, bfloat16 where the CPU has it, else drop that option).
 - Middle: four frames of `vidstyle demo` (256 px each).
 - Below, two paintings a row: for each bundled painting, `vidstyle image samples/tubingen.jpg -s
   PAINTING --size 256 --engine arbitrary` (the arbitrary-style decoders, one pass) | the same with
-  the optimiser, `--iters 150 --seed 0`.
+  the optimiser, `--iters 150 --seed 0` (and `--dtype bfloat16` where the CPU has it).
 """
 
 import subprocess
@@ -59,9 +60,12 @@ def row(images: list[np.ndarray], width: int = WIDTH) -> np.ndarray:
 
 def main() -> None:
     WORK.mkdir(exist_ok=True)
-    big = still("tubingen_starry_512", "starry_night", "--size", "512", "--seed", "0")
+    from vidstyle.device import cpu_has_bfloat16
+
+    fast = ["--dtype", "bfloat16"] if cpu_has_bfloat16() else []
+    big = still("tubingen_starry_512", "starry_night", "--size", "512", "--min-scale", "128", "--iters", "150", *fast, "--seed", "0")
     photo = resize(read_image(PHOTO)[0], (big.shape[1], big.shape[0]))
-    rows = [row([label(photo, "photo"), label(big, "vidstyle image --size 512 (Starry Night)")])]
+    rows = [row([label(photo, "photo"), label(big, "vidstyle image --size 512 (The Starry Night)")])]
     clip = WORK / "clip_starry_night.mp4"
     if not clip.exists():
         vidstyle("demo")
@@ -72,7 +76,7 @@ def main() -> None:
     pairs = []
     for painting in PAINTINGS:
         arbitrary = still(f"tubingen_{painting}_arbitrary", painting, "--size", "256", "--engine", "arbitrary")
-        optimised = still(f"tubingen_{painting}_optimiser", painting, "--size", "256", "--iters", "150", "--seed", "0")
+        optimised = still(f"tubingen_{painting}_optimiser", painting, "--size", "256", "--iters", "150", *fast, "--seed", "0")
         name = painting.replace("-matisse", "").replace("_", " ").replace("-", " ")
         pairs += [label(arbitrary, f"{name}: --engine arbitrary"), label(optimised, "optimiser, 150 iterations")]
     for start in range(0, len(pairs), 4):

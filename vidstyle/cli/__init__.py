@@ -107,8 +107,8 @@ def _classify(error: Exception) -> tuple[int, str]:
     message = " ".join(str(error).split()) or type(error).__name__
     if isinstance(error, BackendError):
         return EXIT_FAILURE, message
-    if isinstance(error, OutOfMemoryError):
-        return EXIT_FAILURE, f"out of memory: {message}"
+    if isinstance(error, OutOfMemoryError):  # the memory check: the size asked for cannot fit
+        return EXIT_USAGE, f"out of memory: {message}"
     # UsageError covers the I/O modules' errors (vidstyle.errors); other ValueErrors are the
     # library's own argument checks, reached from options it was given.
     if isinstance(error, (UsageError, ValueError, FileNotFoundError)):
