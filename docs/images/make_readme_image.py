@@ -45,10 +45,10 @@ def still(name: str, style: str, *options: str) -> np.ndarray:
 
 def label(image: np.ndarray, text: str) -> np.ndarray:
     """``text`` in the top-left corner, white on a dark band."""
-    out = image.copy()
+    out = np.ascontiguousarray(np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8))  # OpenCV draws on 8-bit
     cv2.rectangle(out, (0, 0), (out.shape[1], 18), (0, 0, 0), thickness=-1)
-    cv2.putText(out, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (1.0, 1.0, 1.0), 1, cv2.LINE_AA)
-    return out
+    cv2.putText(out, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+    return out.astype(np.float32) / 255
 
 
 def row(images: list[np.ndarray], width: int = WIDTH) -> np.ndarray:
