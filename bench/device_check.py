@@ -194,7 +194,7 @@ def clip(device: str, quick: bool, out: Path) -> dict:
     if quick:
         config = config.with_(iters=2, first_iters=3)
     result = vidstyle.stylize_video(path, out / "clip_720p_starry.mp4", [ROOT / "samples" / "starry_night.jpg"], config, overwrite=True)
-    return {"frames": len(result.reports), "size": f"{size[0]}x{size[1]}", "seconds": result.seconds,
+    return {"frames": len(result.reports), "size": f"{size[0]}x{size[1]}", "render_seconds": result.seconds,
             "frames_per_s": len(result.reports) / result.seconds, "engine_waited_s": result.waited_seconds,
             "iterations": config.iters, "first_iterations": config.start_iters}
 
