@@ -136,6 +136,9 @@ def test_sigint_mid_render_exits_promptly_and_leaves_nothing_or_a_playable_video
         [sys.executable, "-m", "vidstyle.cli", "stylize", str(clip), "-s", str(sample_path("starry_night.jpg")), "-o", str(out),
          "--size", "48", "--iters", "4", "--first-iters", "4", "--device", "cpu"],
         stderr=subprocess.PIPE, text=True,
+        # A test runner started in the background (`cmd &` in a script) hands its children SIGINT
+        # ignored, and Python then installs no handler: the child must hear Ctrl+C as a user's would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     partial = tmp_path / ".out.partial.mp4"
