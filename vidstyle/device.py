@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -33,9 +34,11 @@ def resolve_device(spec: str = "auto") -> torch.device:
     raise ValueError(f"--device: expected auto, cpu, cuda or cuda:N, got {spec!r}")
 
 
+@functools.cache
 def cpu_has_bfloat16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX, as oneDNN reports it).
-    Without it torch emulates bfloat16 convolutions, several times slower than float32."""
+    Without it torch emulates bfloat16 convolutions, several times slower than float32. Asked once:
+    the optimiser enters :func:`autocast` at every network pass."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch built without oneDNN

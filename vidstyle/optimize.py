@@ -29,6 +29,7 @@ import torch
 from . import losses
 from .color import keep_content_colors
 from .config import StyleConfig
+from .device import autocast
 from .features import VGG19Features
 from .frames import fit_longest_side, resize
 
@@ -164,8 +165,6 @@ class Stylizer:
 
     # -- targets ----------------------------------------------------------------------------------
     def _autocast(self):
-        from .device import autocast
-
         return autocast(self.device, self.config.dtype)
 
     def features(self, image: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
