@@ -15,6 +15,9 @@ Steps:
    optimisation, bf16, a 4-frame temporal render), through pytest.
 3. ``optimiser``: ``vidstyle bench`` at 640x360, 1280x720 and 1920x1080 in fp32 and bf16: ms an
    iteration, TFLOP/s (and its fraction of the matmul peak), peak memory.
+3b. ``lbfgs``: host-device synchronisations per iteration after the line-searched first window
+   (``torch.cuda.set_sync_debug_mode``), and ms an iteration at 1280x720 in bf16, for the sync-free
+   L-BFGS (``--optimizer lbfgs``, vidstyle.lbfgs) and torch.optim.LBFGS (``lbfgs-torch``).
 4. ``clip``: a 24-frame 1280x720 synthetic camera move rendered with default video settings:
    frames per second, and how long the optimiser waited for decode, flow and encode.
 5. ``live``: live preview frames per second at 640x360 (the live preset, headless).
@@ -181,6 +184,47 @@ def optimiser(device: str, quick: bool, peak: dict) -> dict:
     return row
 
 
+def lbfgs(device: str, quick: bool) -> dict:
+    """Syncs per iteration: the warnings that sync debug mode raises, counted over a 10-iteration
+    run and a 30-iteration one of the same frame; their difference over 20 is what an iteration
+    after the first window costs (the loss read once per 10-iteration window included)."""
+    import dataclasses
+    import warnings
+
+    import torch
+
+    from vidstyle.bench import bench_images, run_bench
+    from vidstyle.config import StyleConfig
+    from vidstyle.optimize import Stylizer, image_to_tensor
+
+    cuda = device.startswith("cuda")
+    width, height = (64, 36) if quick else (256, 144)
+    content_image, style_image, _ = bench_images(width, height)
+    row: dict[str, Any] = {}
+    for variant in ("lbfgs", "lbfgs-torch"):
+        config = dataclasses.replace(StyleConfig(), device=device, optimizer=variant, tolerance=0.0, seed=0)
+        stylizer = Stylizer(config, [style_image], device=device)
+        content = image_to_tensor(content_image, device)
+        stylizer.stylize(content, iters=10)  # warm up: kernels, Gram targets
+        counts = []
+        for iters in (10, 30):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if cuda:
+                    torch.cuda.set_sync_debug_mode("warn")
+                try:
+                    stylizer.stylize(content, iters=iters)
+                finally:
+                    if cuda:
+                        torch.cuda.set_sync_debug_mode("default")
+            counts.append(sum("synchroniz" in str(w.message) for w in caught))
+        row[f"{variant}_syncs_per_iteration"] = (counts[1] - counts[0]) / 20 if cuda else "n/a: CUDA only"
+        if not quick:
+            r = run_bench(1280, 720, iters=20, device=device, dtype="bfloat16", optimizer=variant, warmup=5)
+            row[f"{variant}_1280x720_bf16_ms_per_iter"] = r.ms_per_iter
+    return row
+
+
 def clip(device: str, quick: bool, out: Path) -> dict:
     import vidstyle
     from vidstyle.io.image import read_image
@@ -312,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     check.step("cuda_tests", lambda: cuda_tests(args.device, args.quick), needs=30)
     for name, function, needs in (
         ("optimiser", lambda: optimiser(args.device, args.quick, peak), 120),
+        ("lbfgs", lambda: lbfgs(args.device, args.quick), 40),
         ("clip", lambda: clip(args.device, args.quick, out), 90),
         ("live", lambda: live(args.device, args.quick), 30),
         ("feed_forward", lambda: feed_forward(args.device, args.quick), 30),

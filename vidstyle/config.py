@@ -76,7 +76,7 @@ class StyleConfig:
     # --- optimiser -------------------------------------------------------------------------------
     iters: int = field(default=300, metadata=_opt("optimiser iterations per image (video: per frame after the first)", group="optimizer"))
     first_iters: int | None = field(default=None, metadata=_opt("iterations for a video's first frame and after a scene cut (default: --iters × 3)", group="video"))
-    optimizer: str = field(default="lbfgs", metadata=_opt("optimiser", choices=("lbfgs", "adam"), group="optimizer"))
+    optimizer: str = field(default="lbfgs", metadata=_opt("optimiser (lbfgs-torch: torch.optim.LBFGS with the same settings, the reference the default is measured against)", choices=("lbfgs", "lbfgs-torch", "adam"), group="optimizer"))
     lr: float = field(default=5.0, metadata=_opt("Adam learning rate (pixels in 0-255 units)", group="optimizer"))
     # 25 remembered steps end within 0.3 % of 100 after 150 iterations (96 px, measured) and hold a
     # quarter of the memory: at 4K the history of 100 alone was 20 GB.

@@ -13,8 +13,9 @@ Departures from the papers, on purpose:
   to fine (:func:`scale_ladder`), as crowsonkb/style-transfer-pytorch does and Gatys et al. 2017
   ("Controlling perceptual factors") recommend for large outputs: the painting's large structures
   are laid out where VGG's receptive fields cover them, then refined at each larger scale.
-- L-BFGS runs one iteration per ``step`` call (history kept in the optimiser's state) so that we can
-  report progress and stop early on a relative tolerance instead of torch's absolute one.
+- L-BFGS is :mod:`vidstyle.lbfgs` (no host sync inside a window; torch.optim.LBFGS stays as
+  ``lbfgs-torch``), driven ten iterations at a time so that we can report progress and stop early
+  on a relative tolerance instead of torch's absolute one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .config import StyleConfig
 from .device import autocast
 from .features import VGG19Features
 from .frames import fit_longest_side, resize
+from .lbfgs import LBFGS
 
 __all__ = [
     "Progress", "Stylizer", "TemporalTarget", "image_to_tensor", "memory_needed", "noise_like",
@@ -79,7 +81,7 @@ def memory_needed(width: int, height: int, config: StyleConfig) -> int:
     from .features import activation_bytes
 
     image = 3 * width * height * 4
-    history = 2 * config.lbfgs_history * image if config.optimizer == "lbfgs" else 3 * image
+    history = 2 * config.lbfgs_history * image if config.optimizer.startswith("lbfgs") else 3 * image
     return activation_bytes(width, height) + history + 8 * image
 
 
@@ -336,37 +338,72 @@ class Stylizer:
         return out
 
     def _run(self, pixels: torch.Tensor, objective, iters: int, callback) -> None:
-        """Minimise ``objective`` over ``pixels`` in place for up to ``iters`` iterations."""
+        """Minimise ``objective`` over ``pixels`` in place for up to ``iters`` iterations.
+
+        The loss is read on the host once per TOLERANCE_WINDOW iterations (progress, the NaN check,
+        early stopping), never inside a window: with ``lbfgs`` (vidstyle.lbfgs) an iteration after
+        the first window then issues no host-device synchronisation at all."""
         cfg = self.config
         evaluations = [0]
         cache: dict = {}
 
-        def closure() -> torch.Tensor:
-            # torch's L-BFGS re-evaluates the starting point at every ``step`` call although the line
-            # search has just evaluated it; the pixels' version counter tells us it has not moved.
-            if cache.get("version") == pixels._version:
-                return cache["loss"]
+        def evaluate() -> torch.Tensor:
             pixels.grad = None
             loss = objective()
             loss.backward()
             evaluations[0] += 1
-            cache.update(version=pixels._version, loss=loss.detach())
+            return loss.detach()
+
+        def closure() -> torch.Tensor:
+            # torch's L-BFGS re-evaluates the starting point at every ``step`` call although the line
+            # search has just evaluated it; the pixels' version counter tells us it has not moved.
+            if cache.get("version") != pixels._version:
+                cache.update(loss=evaluate(), version=pixels._version)
             return cache["loss"]
 
-        def report(iteration: int) -> float:
-            value = float(cache["loss"])  # one host sync per iteration; L-BFGS syncs on the loss anyway
+        def report(iteration: int, loss: torch.Tensor) -> float:
+            value = float(loss)  # the one host sync of a window
             if not np.isfinite(value):
                 raise FloatingPointError(f"the loss became {value} at iteration {iteration}; lower the weights or the learning rate")
             if callback is not None:
                 callback(Progress(iteration, iters, value))
             return value
 
+        def converged(previous: float | None, value: float) -> bool:
+            return previous is not None and cfg.tolerance > 0 and previous - value <= cfg.tolerance * abs(previous)
+
+        # Strong-Wolfe line search for the first window only: without it the first steps overshoot
+        # (the loss rose for tens of iterations at 128 px); once the history holds a few curvature
+        # pairs the unit step is good, and each iteration costs exactly one evaluation. Measured at
+        # 96-128 px, 100 iterations: 1.08 evaluations per iteration and a final loss within 0.5 % of
+        # line-searching throughout (1.2-1.4 evaluations).
+        max_line_search_evaluations = TOLERANCE_WINDOW * 5 // 4 + 1
         if cfg.optimizer == "lbfgs":
-            # Strong-Wolfe line search for the first window only: without it the first steps
-            # overshoot (the loss rose for tens of iterations at 128 px); once the history holds a
-            # few curvature pairs the unit step is good, and each iteration costs exactly one
-            # evaluation. Measured at 96-128 px, 100 iterations: 1.08 evaluations per iteration and
-            # a final loss within 0.5 % of line-searching throughout (1.2-1.4 evaluations).
+            lbfgs = LBFGS(pixels, cfg.lbfgs_history, evaluate)
+            done, previous, moved = 0, None, True
+            while done < iters:
+                chunk = min(TOLERANCE_WINDOW, iters - done)
+                line_search = done == 0
+                budget = max_line_search_evaluations
+                for _ in range(chunk):
+                    evaluations_before = lbfgs.evaluations
+                    moved = lbfgs.step(line_search=line_search, max_evaluations=budget)
+                    budget -= lbfgs.evaluations - evaluations_before
+                    done += 1
+                    if not moved or (line_search and budget <= 0):
+                        break
+                # The newest evaluated loss, as torch's L-BFGS reported it: after a unit step, the
+                # point the step started from (evaluating the last point would cost an iteration).
+                assert lbfgs.loss is not None
+                value = report(done, lbfgs.loss)
+                if not moved:  # no descent direction (a zero gradient): converged
+                    break
+                if converged(previous, value):
+                    break
+                previous = value
+        elif cfg.optimizer == "lbfgs-torch":
+            # The reference: torch.optim.LBFGS with the same history and line-search policy, kept
+            # to compare against (docs/BENCHMARKS.md, "Sync-free L-BFGS").
             optimizer = torch.optim.LBFGS(
                 [pixels], lr=1.0, history_size=cfg.lbfgs_history, line_search_fn="strong_wolfe",
                 tolerance_grad=0.0, tolerance_change=0.0,
@@ -382,10 +419,10 @@ class Stylizer:
                 optimizer.step(closure)
                 advanced = state.get("n_iter", 0) - before
                 done += max(advanced, 1)
-                value = report(done)
-                if advanced == 0:  # the line search found no decrease: converged
+                value = report(done, cache["loss"])
+                if advanced == 0:  # a zero gradient at the start: converged
                     break
-                if previous is not None and cfg.tolerance > 0 and previous - value <= cfg.tolerance * abs(previous):
+                if converged(previous, value):
                     break
                 previous = value
         elif cfg.optimizer == "adam":
@@ -396,11 +433,11 @@ class Stylizer:
                 adam.step()
                 with torch.no_grad():
                     pixels.clamp_(0.0, PIXEL_SCALE)
-                value = report(iteration)
-                if iteration % TOLERANCE_WINDOW == 0:
-                    if previous is not None and cfg.tolerance > 0 and previous - value <= cfg.tolerance * abs(previous):
+                if iteration % TOLERANCE_WINDOW == 0 or iteration == iters:
+                    value = report(iteration, cache["loss"])
+                    if converged(previous, value):
                         break
                     previous = value
         else:
-            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected lbfgs or adam")
+            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected lbfgs, lbfgs-torch or adam")
         self.last_evaluations = evaluations[0]
