@@ -194,13 +194,14 @@ def _estimate_farneback(a: np.ndarray, b: np.ndarray, init_flow: np.ndarray | No
     _check_options("flow.estimate(method='farneback')", options, _FARNEBACK_DEFAULTS)
     p = {**_FARNEBACK_DEFAULTS, **options}
     flags = cv2.OPTFLOW_FARNEBACK_GAUSSIAN if p["gaussian"] else 0
-    initial = None
+    # OpenCV takes None for "no initial flow"; its type stubs declared the flow argument as an
+    # array up to 5.0 and accept None from 5.1, hence Any rather than a version-bound type: ignore.
+    initial: Any = None
     if init_flow is not None:
         flags |= cv2.OPTFLOW_USE_INITIAL_FLOW
         initial = init_flow.copy()
-    # OpenCV takes None for "no initial flow"; its type stubs declare the flow argument as an array.
     flow_ab = cv2.calcOpticalFlowFarneback(
-        _to_gray_u8(a), _to_gray_u8(b), initial, p["pyr_scale"], p["levels"], p["winsize"],  # type: ignore[arg-type]
+        _to_gray_u8(a), _to_gray_u8(b), initial, p["pyr_scale"], p["levels"], p["winsize"],
         p["iterations"], p["poly_n"], p["poly_sigma"], flags,
     )
     return np.ascontiguousarray(flow_ab, dtype=np.float32)
