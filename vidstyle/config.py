@@ -115,6 +115,15 @@ class StyleConfig:
     # every frame boils a still background (docs/BENCHMARKS.md, "Flicker on real footage").
     still_threshold: float = field(default=4.0, metadata=_opt("where the input changes by less than this (8-bit codes, 3x3 mean) the flow is held at zero, so a still background is carried over unchanged; 0 disables", group="video"))
     temporal_blend: float = field(default=0.0, metadata=_opt("after optimising a frame, keep this fraction of the previous output where the input is still (see --still-threshold; 0 disables)", group="video"))
+    # Multi-pass (Ruder et al. 2016; vidstyle/passes.py): later sweeps alternate direction and hold
+    # each frame to both neighbours, so errors do not pile up toward the end of a shot.
+    # Measured on the shared real clip (docs/BENCHMARKS.md, "Multi-pass"): 25 iterations in pass 1
+    # and 5 in each of 3 more, started wholly from the refined neighbour where the flow is reliable
+    # (delta 1), gave 0.62x the single pass's warping error at the same 40 iterations a frame;
+    # Ruder's delta 0.5 gave 0.83x, and 10+3x10 0.71-0.80x.
+    passes: int = field(default=1, metadata=_opt("sweeps over the clip: 1 renders forward once; more alternate backward and forward, each frame refined from its previous-pass result and both neighbours (frames between passes are kept on disk next to the output)", group="video"))
+    pass_iters: int | None = field(default=None, metadata=_opt("iterations a frame in each pass after the first (default: a fifth of --iters)", group="video"))
+    pass_blend: float = field(default=1.0, metadata=_opt("multi-pass start: this fraction (times the flow's reliability) of the neighbour just refined, warped, the rest from the frame's previous pass (Ruder's delta; he used 0.5)", group="video"))
 
     # --- scale-out (vidstyle/shots): execution only, the frames do not depend on these ---------
     backend: str = field(default="local", metadata=_opt("where shots render: local (this process, in order) or ray (shots as Ray tasks)", group="scale", choices=("local", "ray")))
@@ -130,6 +139,12 @@ class StyleConfig:
     codec: str = field(default=CODEC, metadata=_opt("video codec for the output (any FFmpeg encoder)", group="encode"))
     crf: int = field(default=CRF, metadata=_opt("constant rate factor for x264/x265 (lower = better quality)", group="encode"))
     pix_fmt: str = field(default=PIX_FMT, metadata=_opt("output pixel format", group="encode"))
+
+    @property
+    def later_pass_iters(self) -> int:
+        """Iterations a frame in each pass after the first (``--pass-iters``, default a fifth of
+        ``--iters``)."""
+        return self.pass_iters if self.pass_iters is not None else max(1, self.iters // 5)
 
     @property
     def start_iters(self) -> int:
@@ -192,6 +207,16 @@ class StyleConfig:
             raise UsageError(f"--still-threshold must be >= 0 (8-bit codes), got {self.still_threshold}")
         if not 0 <= self.temporal_blend <= 1:
             raise UsageError(f"--temporal-blend must be in [0, 1], got {self.temporal_blend}")
+        if self.passes < 1:
+            raise UsageError(f"--passes must be >= 1, got {self.passes}")
+        if self.pass_iters is not None and self.pass_iters < 0:
+            raise UsageError(f"--pass-iters must be >= 0, got {self.pass_iters}")
+        if not 0 <= self.pass_blend <= 1:
+            raise UsageError(f"--pass-blend must be in [0, 1], got {self.pass_blend}")
+        if self.passes > 1 and (not self.temporal or self.engine != "optimizer"):
+            raise UsageError("--passes refines frames with the optimiser's temporal term: it needs the optimiser engine with temporal consistency on")
+        if self.passes > 1 and (self.backend != "local" or self.devices):
+            raise UsageError("--passes renders in this process: drop --backend ray / --devices (or render with one pass)")
         if not 0 <= self.scene_cut_reliable <= 1:
             raise UsageError(f"--scene-cut-reliable must be in [0, 1], got {self.scene_cut_reliable}")
         if self.threads is not None and self.threads < 1:

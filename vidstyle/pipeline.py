@@ -156,6 +156,20 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
             raise interrupted(stop, sequence_out) from None
         return _say_plate_size(shots, source, size, sequence_out)
 
+    if config.passes > 1:
+        if request.model or request.mask:
+            sink.abort()
+            raise UsageError("--passes refines frames with the optimiser: it takes no --model and no --mask")
+        from .passes import render_multipass
+
+        configure_cpu_threads(config.threads)
+        try:
+            result = render_multipass(request, size, styles, device, sink, resume, progress,
+                                      lambda: open_source(request.input, request.frames))
+        except KeyboardInterrupt as stop:
+            raise interrupted(stop, sequence_out) from None
+        return _say_plate_size(result, source, size, sequence_out)
+
     try:
         configure_cpu_threads(config.threads)
         engine = build_engine(request, size, styles, device)

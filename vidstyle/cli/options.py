@@ -254,6 +254,10 @@ class FramesBar:
     def __exit__(self, *exc_info) -> None:
         self.bar.close()
 
+    def describe(self, label: str) -> None:
+        """Name what the bar counts (a multi-pass render's "pass 2/4")."""
+        self.bar.set_description_str(label)
+
     def advance(self, frames: int, report=None) -> None:
         self.bar.update(frames)
         if report is not None:
