@@ -103,6 +103,12 @@ class StyleConfig:
 
     # --- colour ----------------------------------------------------------------------------------
     preserve_colors: bool = field(default=False, metadata=_opt("keep the content's colours: transfer luminance only"))
+    # OpenColorIO colour management (vidstyle/io/colour.py, docs/VFX_COLOUR.md): the config is $OCIO,
+    # else OCIO's built-in ACES CG config. Names are checked against the config when it is loaded.
+    colorspace: str | None = field(default=None, metadata=_opt("OCIO colour space of the input (default: an EXR's chromaticities, else the config's scene_linear role for EXR and sRGB for 8/16-bit files; an 8/16-bit file is colour-managed only when a colour option is given)", group="colour"))
+    output_colorspace: str | None = field(default=None, metadata=_opt("OCIO colour space of an image or sequence output (default: the input's; an 8/16-bit output of an EXR input: the display-referred view)", group="colour"))
+    display: str | None = field(default=None, metadata=_opt("OCIO display whose view the network sees (default: the config's default display)", group="colour"))
+    view: str | None = field(default=None, metadata=_opt("OCIO view transform the network sees the plate through (default: the display's default view; built-in config: ACES 2.0 - SDR 100 nits (Rec.709))", group="colour"))
 
     # --- video / temporal ------------------------------------------------------------------------
     temporal: bool = True

@@ -3,8 +3,9 @@
 Every source (video file, frame sequence, camera) yields :class:`Frame` objects and every sink takes
 them back, so the pipeline in between never knows where pixels came from. Sources convert whatever
 they read (8/16-bit, half/float EXR, rotated video) into the same form: float32 RGB in [0, 1],
-display-referred (sRGB-encoded). Anything a sink needs to write the frame back faithfully (its
-number, timestamp, alpha, original size) rides along untouched.
+display-referred (sRGB-encoded, or a colour-managed plate's view: :mod:`vidstyle.io.colour`).
+Anything a sink needs to write the frame back faithfully (its number, timestamp, alpha, a managed
+plate's scene-linear pixels) rides along untouched: engines replace only the image.
 """
 
 from __future__ import annotations
@@ -15,7 +16,22 @@ from fractions import Fraction
 import numpy as np
 
 
-__all__ = ["Frame", "fit_longest_side", "resize", "to_float", "to_uint8", "working_size"]
+__all__ = ["Frame", "Plate", "fit_longest_side", "resize", "resize_linear", "to_float", "to_uint8", "working_size"]
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A colour-managed input frame as read, at the source's size, for the sink to write the stylised
+    frame back with the plate's dynamic range (:meth:`vidstyle.io.colour.PlateColour.restore`).
+
+    Attributes:
+        linear: float32 (H, W, 3), the plate in the config's scene_linear space, unclipped.
+        view: float32 (H, W, 3) in [0, 1], the display-referred image made of it: the frame's image
+            as the source yielded it, before any engine replaced it.
+    """
+
+    linear: np.ndarray
+    view: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,8 @@ class Frame:
         pts: presentation timestamp in ``time_base`` units (video), or None.
         time_base: the stream's time base (video), or None.
         alpha: float32 (H, W) in [0, 1] or None. Passed through to the sink unchanged.
+        plate: a colour-managed source's :class:`Plate` (None otherwise). Passed through to the sink
+            unchanged, like alpha: the data flows one way, and the sink alone turns it back into files.
     """
 
     image: np.ndarray
@@ -37,6 +55,7 @@ class Frame:
     pts: int | None = None
     time_base: Fraction | None = None
     alpha: np.ndarray | None = None
+    plate: Plate | None = None
 
     @property
     def height(self) -> int:
@@ -47,7 +66,7 @@ class Frame:
         return int(self.image.shape[1])
 
     def with_image(self, image: np.ndarray) -> "Frame":
-        """The same frame (number, timestamp, alpha) carrying new pixels."""
+        """The same frame (number, timestamp, alpha, plate) carrying new pixels."""
         return replace(self, image=image)
 
 
@@ -95,3 +114,17 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     shrinking = width * height < image.shape[0] * image.shape[1]
     out = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
     return np.clip(out, 0.0, 1.0) if np.issubdtype(out.dtype, np.floating) else out
+
+
+def resize_linear(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize scene-linear float32 (H, W[, C]) to ``size`` = (width, height), unclipped: area
+    averaging down (the average of light), bilinear up (cubic would ring around highlights far
+    above 1.0, and could turn a black next to a lamp negative)."""
+    import cv2
+
+    width, height = size
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    if (values.shape[1], values.shape[0]) == (width, height):
+        return values
+    shrinking = width <= values.shape[1] and height <= values.shape[0]
+    return cv2.resize(values, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)

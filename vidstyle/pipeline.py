@@ -58,9 +58,13 @@ def refuse_writing_over_input(source: Source, sink: Sink) -> None:
             raise UsageError(f"output frame {path} is the input frame {number}; choose another output pattern")
 
 
-def render_settings(request: StylizeRequest, size: tuple[int, int]) -> dict[str, Any]:
+def render_settings(request: StylizeRequest, size: tuple[int, int], source: Source | None = None) -> dict[str, Any]:
     """What a sequence render records beside its frames (the settings sidecar): everything that
-    decides the frames, so that a rerun with other settings is refused instead of mixing frames."""
+    decides the frames, so that a rerun with other settings is refused instead of mixing frames.
+
+    ``source``: the opened input; its colour pipeline, as resolved (the config $OCIO named and
+    its id, the colour spaces a default chose), is recorded beside the options in ``config``, so a
+    rerun under another $OCIO or with other colour settings is refused too."""
     import torch
 
     from . import __version__
@@ -77,8 +81,21 @@ def render_settings(request: StylizeRequest, size: tuple[int, int]) -> dict[str,
         "mask": mask_record(request.mask),
         "size": list(size),
         "config": {k: v for k, v in dataclasses.asdict(request.config).items() if k not in EXECUTION_FIELDS},
+        "colour": colour_record(request, source),
         "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
     }
+
+
+def colour_record(request: StylizeRequest, source: Source | None) -> dict[str, Any] | None:
+    """The resolved colour pipeline a sequence render records (None: not colour-managed)."""
+    from .io.sequence import SequenceReader, SequenceWriter
+
+    if source is None or source.colour is None or not isinstance(source.reader, SequenceReader):
+        return None
+    output = source.colour
+    if is_pattern(request.output):  # the output side as the sink will choose it (open_sink)
+        output = source.colour.for_output(request.config.output_colorspace, SequenceWriter(request.output, fmt=source.reader.format).format)
+    return output.record()
 
 
 def _check_paths(request: StylizeRequest) -> bool:
@@ -111,7 +128,9 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
     device = resolve_device(config.device)
     sequence_out = _check_paths(request)
 
-    source = open_source(request.input, request.frames)
+    from .io.colour import ColourOptions
+
+    source = open_source(request.input, request.frames, ColourOptions.from_config(config))
     if request.fps is not None and not source.is_sequence:
         raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
     if request.model and request.styles:
@@ -140,8 +159,9 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
     if sequence_out:
         from .io.resume import open_resume
 
-        resume = open_resume(request.output, render_settings(request, size), request.overwrite, refuse=UsageError)
-    sink = open_sink(request.output, source, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
+        resume = open_resume(request.output, render_settings(request, size, source), request.overwrite, refuse=UsageError)
+    sink = open_sink(request.output, source, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt,
+                     output_colorspace=config.output_colorspace)
     try:
         refuse_writing_over_input(source, sink)
     except BaseException:

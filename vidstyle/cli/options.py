@@ -29,6 +29,7 @@ GROUP_TITLES = {
     "optimizer": "optimiser",
     "engine": "engine (what computes a frame)",
     "device": "device and network",
+    "colour": "colour management (OpenColorIO; $OCIO, else the built-in ACES CG config)",
     "video": "video and temporal consistency",
     "scale": "scale-out (shots on several workers)",
     "encode": "video encoding",

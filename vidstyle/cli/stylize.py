@@ -38,7 +38,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     stylize.add_argument("--mask", metavar="MASK",
                          help="stylise only where this matte is white (an image, a video, a frame pattern, or 'alpha' for the "
                          "input's own alpha); elsewhere the output is the input, soft edges blend")
-    options.add_config_options(stylize, "style", "optimizer", "engine", "device", "video", "encode", "scale", defaults=StyleConfig.video())
+    options.add_config_options(stylize, "style", "optimizer", "engine", "device", "video", "colour", "encode", "scale", defaults=StyleConfig.video())
     options.add_common(stylize)
     stylize.set_defaults(func=run)
     return stylize

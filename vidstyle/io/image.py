@@ -18,11 +18,16 @@ Libraries
       stills is applied (a JPEG has no alpha and no depth above 8 bits, so nothing is lost).
 
 Colour
-    * EXR is scene-linear: on reading, RGB is clipped to [0, 1] and encoded with the sRGB OETF
-      (:func:`linear_to_srgb`), because the network wants display-referred pixels. **Highlights
-      above 1.0 (and negative values) are clipped**: they do not survive a round trip. On writing,
-      RGB is decoded back to linear with :func:`srgb_to_linear`. Primaries are assumed to be
-      Rec.709/sRGB; EXR chromaticity attributes are not read.
+    * Two layers. :func:`read_raw` / :func:`write_raw` move the values exactly as stored (EXR:
+      scene-linear, unclipped, highlights above 1.0 and negatives included, plus the file's
+      ``chromaticities`` attribute; integer files: ``v / max``) and know nothing of colour. Plates
+      go through them and :mod:`vidstyle.io.colour` (OpenColorIO), which keeps every highlight.
+    * :func:`read_image` / :func:`write_image` are the plain picture path for everything that only
+      needs a picture (style images, mattes, previews, ``vidstyle eval``): EXR is clipped to
+      [0, 1] and encoded with the sRGB OETF (:func:`linear_to_srgb`), Rec.709 primaries assumed.
+      **Highlights above 1.0 are clipped there**, which is why frame sequences and ``vidstyle
+      image`` read EXR through the colour module instead. On writing, RGB is decoded back to
+      linear with :func:`srgb_to_linear`.
     * Alpha is never colour-converted or rescaled: EXR alpha is passed through exactly as stored
       (half -> float32 is exact, so half -> half is exact); integer alpha becomes ``v / max`` and
       is written back as ``round(a * max)``, which reproduces every uint8 / uint16 value exactly.
@@ -65,18 +70,23 @@ from vidstyle.errors import UsageError
 from vidstyle.frames import to_float
 
 __all__ = [
+    "Chromaticities",
     "ImageError",
     "ImageFormat",
+    "RawImage",
     "SUPPORTED_EXTENSIONS",
+    "as_picture",
     "canonical_extension",
     "default_format",
     "format_for",
     "linear_to_srgb",
     "read_image",
+    "read_raw",
     "srgb_to_linear",
     "temporary_path",
     "temporary_target",
     "write_image",
+    "write_raw",
 ]
 
 
@@ -100,6 +110,24 @@ class ImageFormat:
     dtype: str
     channels: int
     linear: bool
+
+
+# An EXR ``chromaticities`` attribute: red x, y, green x, y, blue x, y, white x, y (CIE 1931).
+Chromaticities = tuple[float, float, float, float, float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """A file's samples as stored, no transfer function applied (:func:`read_raw`).
+
+    ``values``: float32 (H, W, 3), C-contiguous: EXR and float TIFF exactly as stored (NaN and
+    infinities included), integer files ``v / max``. ``alpha``: as :func:`read_image` returns it.
+    ``chromaticities``: the EXR attribute when the file has one, else None."""
+
+    values: np.ndarray
+    alpha: np.ndarray | None
+    format: ImageFormat
+    chromaticities: Chromaticities | None = None
 
 
 _ALIASES = {"tiff": "tif", "jpeg": "jpg"}
@@ -203,7 +231,7 @@ def temporary_target(path: str | os.PathLike[str]) -> Path | None:
 # --------------------------------------------------------------------------- reading
 
 def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | None, ImageFormat]:
-    """Read one still image.
+    """Read one still image as a picture (the plain path: see "Colour" above).
 
     Args:
         path: a .png, .tif/.tiff, .jpg/.jpeg, .exr, .webp or .bmp file.
@@ -216,6 +244,28 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | N
     Raises:
         ImageError: unsupported extension, missing, empty, unreadable, or not decodable
             ("cannot decode <path>: ...").
+    """
+    return as_picture(read_raw(path))
+
+
+def as_picture(raw: RawImage) -> tuple[np.ndarray, np.ndarray | None, ImageFormat]:
+    """What :func:`read_image` makes of a file's samples: ``(rgb, alpha, fmt)`` as it returns them."""
+    if raw.format.ext != "exr":
+        # Integer files are already v / max in [0, 1]; float TIFF is clipped (display-referred).
+        return np.ascontiguousarray(to_float(raw.values)), raw.alpha, raw.format
+    # NaN -> 0 and clip to [0, 1]: this path wants display-referred pixels, so highlights above
+    # 1.0 are deliberately lost here (documented in the module docstring; plates keep them through
+    # vidstyle.io.colour).
+    linear = np.clip(np.nan_to_num(raw.values, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    return np.ascontiguousarray(linear_to_srgb(linear)), raw.alpha, raw.format
+
+
+def read_raw(path: str | os.PathLike[str]) -> RawImage:
+    """Read one still image's samples as stored (see :class:`RawImage`); the layer under
+    :func:`read_image` and :mod:`vidstyle.io.colour`.
+
+    Raises:
+        ImageError: as :func:`read_image`.
     """
     p = Path(path)
     ext = canonical_extension(p)
@@ -230,7 +280,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | N
     return _read_with_opencv(p, ext)
 
 
-def _read_with_opencv(p: Path, ext: str) -> tuple[np.ndarray, np.ndarray | None, ImageFormat]:
+def _read_with_opencv(p: Path, ext: str) -> RawImage:
     try:
         data = p.read_bytes()
     except OSError as e:
@@ -263,17 +313,19 @@ def _read_with_opencv(p: Path, ext: str) -> tuple[np.ndarray, np.ndarray | None,
     else:
         raise ImageError(f"cannot decode {p}: {channels} channels (expected 1 to 4)")
     # Copies into C order: the reversed-channel views have negative strides, which torch rejects.
-    rgb_f = np.ascontiguousarray(to_float(rgb))
+    # Float samples stay as stored here (read_image clips them); integers become v / max.
+    rgb_f = np.ascontiguousarray(rgb.astype(np.float32) if dtype == "float32" else to_float(rgb))
     alpha_f = None if alpha is None else np.ascontiguousarray(to_float(alpha))
     fmt = ImageFormat(ext=ext, dtype=dtype, channels=3 if alpha is None else 4, linear=False)
-    return rgb_f, alpha_f, fmt
+    return RawImage(rgb_f, alpha_f, fmt)
 
 
-def _read_exr(p: Path) -> tuple[np.ndarray, np.ndarray | None, ImageFormat]:
+def _read_exr(p: Path) -> RawImage:
     try:
         # separate_channels: one 2-D array per named channel, whatever else the file holds.
         with OpenEXR.File(str(p), separate_channels=True) as exr:
             planes = {name: ch.pixels for name, ch in exr.channels().items()}
+            chromaticities = exr.header().get("chromaticities")
     except RuntimeError as e:
         raise ImageError(f"cannot decode {p}: {_one_line(str(e))}") from e
     if all(c in planes for c in "RGB"):
@@ -293,14 +345,13 @@ def _read_exr(p: Path) -> tuple[np.ndarray, np.ndarray | None, ImageFormat]:
         raise ImageError(f"cannot decode {p}: only half and float channels are supported")
     dtype = "float32" if np.dtype(np.float32) in {a.dtype for a in colour} else "float16"
 
-    linear = np.stack(colour, axis=-1).astype(np.float32)
-    # NaN -> 0 and clip to [0, 1]: the network sees display-referred pixels, so highlights above
-    # 1.0 are deliberately lost here (documented in the module docstring).
-    linear = np.clip(np.nan_to_num(linear, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-    rgb = np.ascontiguousarray(linear_to_srgb(linear))
+    values = np.ascontiguousarray(np.stack(colour, axis=-1).astype(np.float32))
     alpha = None if alpha_plane is None else np.ascontiguousarray(alpha_plane.astype(np.float32))
     fmt = ImageFormat(ext="exr", dtype=dtype, channels=3 if alpha is None else 4, linear=True)
-    return rgb, alpha, fmt
+    chroma = None
+    if chromaticities is not None and len(chromaticities) == 8:
+        chroma = tuple(float(v) for v in chromaticities)
+    return RawImage(values, alpha, fmt, chroma)  # type: ignore[arg-type]  # eight floats, checked above
 
 
 # --------------------------------------------------------------------------- writing
@@ -329,13 +380,33 @@ def write_image(
         ImageError: unsupported extension, a dtype the extension cannot hold, wrong shapes,
             missing folder, or a failed encode/write (the target is then left untouched).
     """
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 3 and rgb.shape[2] == 3:
+        rgb = np.clip(rgb.astype(np.float32, copy=False), 0.0, 1.0)
+        if format_for(path, like=fmt).linear:
+            rgb = srgb_to_linear(rgb)
+    return write_raw(path, rgb, alpha, fmt)
+
+
+def write_raw(
+    path: str | os.PathLike[str],
+    values: np.ndarray,
+    alpha: np.ndarray | None = None,
+    fmt: ImageFormat | None = None,
+    chromaticities: Chromaticities | None = None,
+) -> Path:
+    """Write samples as given, atomically: the layer under :func:`write_image` and
+    :mod:`vidstyle.io.colour`. EXR and float TIFF store ``values`` unclipped (highlights and
+    negatives kept; half rounds to 11 significant bits); integer formats clip to [0, 1] and store
+    ``round(v * max)``. ``chromaticities`` is written as the EXR attribute (ignored by the
+    other formats). Arguments and errors otherwise as :func:`write_image`."""
     p = Path(path)
     fmt = format_for(p, like=fmt)
     if fmt.dtype not in _DTYPES[fmt.ext]:
         raise ImageError(
             f"{p}: .{fmt.ext} cannot hold {fmt.dtype} samples (choose {', '.join(_DTYPES[fmt.ext])})"
         )
-    rgb = np.asarray(rgb)
+    rgb = np.asarray(values)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ImageError(f"{p}: expected rgb of shape (H, W, 3), got {rgb.shape}")
     if alpha is not None:
@@ -348,14 +419,14 @@ def write_image(
     if not p.parent.is_dir():
         raise ImageError(f"{p}: folder {p.parent} does not exist")
 
-    rgb = np.clip(rgb.astype(np.float32, copy=False), 0.0, 1.0)
-    if fmt.linear:
-        rgb = srgb_to_linear(rgb)
+    rgb = rgb.astype(np.float32, copy=False)
+    if fmt.dtype != "float32" and fmt.ext != "exr":
+        rgb = np.clip(rgb, 0.0, 1.0)
 
     tmp = temporary_path(p)
     try:
         if fmt.ext == "exr":
-            _write_exr(tmp, rgb, alpha, fmt.dtype)
+            _write_exr(tmp, rgb, alpha, fmt.dtype, chromaticities)
         else:
             _write_with_opencv(tmp, rgb, alpha, fmt)
         _fsync(tmp)
@@ -389,13 +460,16 @@ def _write_with_opencv(tmp: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt
         f.write(encoded.tobytes())
 
 
-def _write_exr(tmp: Path, rgb: np.ndarray, alpha: np.ndarray | None, dtype: str) -> None:
+def _write_exr(tmp: Path, rgb: np.ndarray, alpha: np.ndarray | None, dtype: str,
+               chromaticities: Chromaticities | None = None) -> None:
     np_dtype = np.float16 if dtype == "float16" else np.float32
     # One contiguous 2-D array per named channel: the layout every EXR reader expects (R, G, B, A).
     channels = {name: np.ascontiguousarray(rgb[:, :, i], dtype=np_dtype) for i, name in enumerate("RGB")}
     if alpha is not None:
         channels["A"] = np.ascontiguousarray(alpha, dtype=np_dtype)
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    header: dict[str, object] = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    if chromaticities is not None:
+        header["chromaticities"] = tuple(float(v) for v in chromaticities)
     with OpenEXR.File(header, channels) as exr:
         exr.write(str(tmp))
 

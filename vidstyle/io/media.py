@@ -9,12 +9,17 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, runtime_checkable
 
 from ..config import CODEC, CRF, PIX_FMT
 from ..frames import Frame
 from .sequence import SequenceError, SequenceReader, SequenceWriter, parse_pattern
 from .video import VideoReader, VideoWriter
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .colour import ColourOptions, PlateColour
 
 
 __all__ = ["SequenceSink", "Sink", "Source", "VideoSink", "is_pattern", "open_sink", "open_source"]
@@ -49,15 +54,27 @@ class Source:
         it is a video with audio, else None."""
         return self.path if isinstance(self.reader, VideoReader) and self.reader.info.has_audio else None
 
+    @property
+    def colour(self) -> "PlateColour | None":
+        """The colour pipeline of a colour-managed sequence (:mod:`vidstyle.io.colour`), else None."""
+        return self.reader.colour if isinstance(self.reader, SequenceReader) else None
 
-def open_source(spec: str | os.PathLike, frames: str | None = None) -> Source:
-    """Open a video file or a frame-sequence pattern; ``frames`` (``1001-1100x2``) only for sequences."""
+
+def open_source(spec: str | os.PathLike, frames: str | None = None, colour: "ColourOptions | None" = None) -> Source:
+    """Open a video file or a frame-sequence pattern; ``frames`` (``1001-1100x2``) only for sequences.
+
+    ``colour``: the render's colour options; a sequence is then colour-managed where
+    :mod:`vidstyle.io.colour` says (always for EXR). None: the plain path, as before colour
+    management (deflicker and the other callers that only need pictures)."""
     spec = os.fspath(spec)
     if is_pattern(spec):
-        sequence = SequenceReader(spec, frames)
+        sequence = SequenceReader(spec, frames, colour=colour)
         return Source(iter(sequence), sequence.width, sequence.height, None, None, len(sequence), True, spec, sequence)
     if frames:
         raise ValueError("--frames selects frames of a sequence pattern; the input is a video file")
+    if colour is not None and colour.given:
+        raise ValueError("--colorspace, --output-colorspace, --display and --view apply to image sequences and stills; "
+                         "a video file's decoded pixels are display-referred already")
     video = VideoReader(spec)
     info = video.info
     return Source(_video_frames(video), info.width, info.height, info.fps, info.time_base, info.frame_count, False, spec, video)
@@ -112,6 +129,10 @@ class SequenceSink:
     def abort(self) -> None:
         pass  # finished frames are kept: that is what makes a render resumable
 
+    def read_back(self, number: int) -> "np.ndarray":
+        """Finished frame ``number`` as the display-referred image it was stylised as."""
+        return self.writer.read_back(number)
+
 
 class VideoSink:
     """A :class:`VideoWriter`; the file appears only when closed."""
@@ -146,17 +167,26 @@ def open_sink(
     codec: str = CODEC,
     crf: int = CRF,
     pix_fmt: str = PIX_FMT,
+    output_colorspace: str | None = None,
 ) -> SequenceSink | VideoSink:
     """The sink for ``spec``: a sequence pattern or a video file.
 
     Sequences keep the source plate's size and format (bit depth, alpha) when the source is a
     sequence; a video sink encodes at the working ``size`` with the source's timing and audio.
+    A colour-managed source's sequence is written in ``output_colorspace`` (None: the default of
+    :meth:`vidstyle.io.colour.PlateColour.for_output`) with the plate's dynamic range; a video gets
+    the display-referred stylised frames (the view).
     """
     spec = os.fspath(spec)
     if is_pattern(spec):
         plate = (source.width, source.height) if source.is_sequence else size
         fmt = source.reader.format if isinstance(source.reader, SequenceReader) else None
-        return SequenceSink(SequenceWriter(spec, fmt=fmt, size=plate))
+        frames_out = SequenceWriter(spec, fmt=fmt, size=plate)
+        if source.colour is not None:
+            frames_out.colour = source.colour.for_output(output_colorspace, frames_out.format)
+        return SequenceSink(frames_out)
+    if output_colorspace is not None:
+        raise ValueError("--output-colorspace applies to image and sequence outputs; a video gets the display-referred view")
     rate = fps or source.fps
     if rate is None:
         raise ValueError("a frame sequence has no frame rate of its own: give --fps to write a video")

@@ -163,7 +163,9 @@ def resume_history(state: Path, engine: Engine, sink: Sink, done: Frame) -> list
     path = sink.path_for(done.number)
     if path is None:
         raise ValueError(f"cannot resume after frame {done.number}: the output keeps no file per frame")
-    output = resize(read_image(path)[0], engine.size)
+    # A colour-managed sequence's files hold scene-linear values: its sink reads them back through the view.
+    read_back = getattr(sink, "read_back", None)
+    output = resize(read_back(done.number) if read_back is not None else read_image(path)[0], engine.size)
     return [HistoryEntry(done.number, resize(done.image, engine.size), output)]
 
 

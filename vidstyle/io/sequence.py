@@ -33,23 +33,29 @@ import re
 from collections.abc import Iterator, Sequence
 from functools import reduce
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import cv2
 import fileseq
 import numpy as np
 
 from vidstyle.errors import UsageError
-from vidstyle.frames import Frame
+from vidstyle.frames import Frame, Plate, resize_linear
 from vidstyle.io.image import (
     ImageError,
     ImageFormat,
+    RawImage,
+    as_picture,
     canonical_extension,
     format_for,
-    read_image,
+    read_raw,
     temporary_target,
     write_image,
+    write_raw,
 )
+
+if TYPE_CHECKING:
+    from vidstyle.io.colour import ColourOptions, PlateColour
 
 __all__ = [
     "SequenceError",
@@ -159,12 +165,19 @@ class SequenceReader:
     with image float32 (H, W, 3) sRGB in [0, 1] and alpha float32 (H, W) or None, reading one
     file per frame; iterating again reads the files again.
 
+    ``colour``: the render's colour options (None: the plain path of :mod:`vidstyle.io.image`).
+    With them, an EXR sequence (or any sequence, when an option is given) is colour-managed
+    (:mod:`vidstyle.io.colour`): ``colour`` becomes the :class:`~vidstyle.io.colour.PlateColour`
+    decided from the first frame, each frame's image is the view of the plate and its ``plate``
+    carries the scene-linear pixels to the sink.
+
     Raises (on construction):
         SequenceError: bad pattern or range; "pattern ... matches no files"; "missing input
             frames: 1004, 1006 (pattern ...)"; first frame unreadable.
     """
 
-    def __init__(self, pattern: str | os.PathLike[str], frames: str | None = None) -> None:
+    def __init__(self, pattern: str | os.PathLike[str], frames: str | None = None,
+                 colour: "ColourOptions | None" = None) -> None:
         self.pattern = os.fspath(pattern)
         self._seq = parse_pattern(self.pattern)
         # Searching needs the pattern without a range in it: rebuild it from its parts.
@@ -192,12 +205,17 @@ class SequenceReader:
 
         first = self.path_for(self.numbers[0])
         try:
-            image, alpha, fmt = read_image(first)
+            raw = read_raw(first)
         except ImageError as e:
             raise SequenceError(f"frame {self.numbers[0]}: {e}") from e
-        self.format: ImageFormat = fmt
-        self.height, self.width = int(image.shape[0]), int(image.shape[1])
-        self.has_alpha: bool = alpha is not None
+        self.colour: PlateColour | None = None
+        if colour is not None:
+            from vidstyle.io.colour import plate_colour
+
+            self.colour = plate_colour(colour, raw, os.fspath(first))
+        self.format: ImageFormat = raw.format
+        self.height, self.width = int(raw.values.shape[0]), int(raw.values.shape[1])
+        self.has_alpha: bool = raw.alpha is not None
 
     def _find_on_disk(self, search: str) -> list[int]:
         folder = Path(self._seq.dirname() or ".")
@@ -227,16 +245,23 @@ class SequenceReader:
     def __iter__(self) -> Iterator[Frame]:
         for index, number in enumerate(self.numbers):
             try:
-                image, alpha, _ = read_image(self.path_for(number))
+                raw = read_raw(self.path_for(number))
             except ImageError as e:
                 # Frames before this one were already yielded; the message names the bad file.
                 raise SequenceError(f"frame {number}: {e}") from e
-            if image.shape[:2] != (self.height, self.width):
+            if raw.values.shape[:2] != (self.height, self.width):
                 raise SequenceError(
-                    f"frame {number}: {self.path_for(number)} is {image.shape[1]}x{image.shape[0]}, "
+                    f"frame {number}: {self.path_for(number)} is {raw.values.shape[1]}x{raw.values.shape[0]}, "
                     f"but the sequence is {self.width}x{self.height}"
                 )
-            yield Frame(image=image, index=index, number=number, alpha=alpha)
+            yield self._frame(raw, index, number)
+
+    def _frame(self, raw: RawImage, index: int, number: int) -> Frame:
+        if self.colour is None:
+            image, alpha, _ = as_picture(raw)
+            return Frame(image=image, index=index, number=number, alpha=alpha)
+        image, linear = self.colour.to_working(raw.values)
+        return Frame(image=image, index=index, number=number, alpha=raw.alpha, plate=Plate(linear, image))
 
     def __repr__(self) -> str:
         return f"SequenceReader({self.pattern!r}, {len(self.numbers)} frames, {self.width}x{self.height})"
@@ -263,6 +288,13 @@ class SequenceWriter:
             smaller) are resized back to it, so the output matches the plate: INTER_AREA when
             shrinking, INTER_CUBIC (clipped to [0, 1]) when enlarging. Alpha of the right size is
             written unchanged; alpha of another size is resized the same way.
+        colour: a colour-managed input's :class:`~vidstyle.io.colour.PlateColour` (its output side
+            chosen). A frame carrying its :class:`~vidstyle.frames.Plate` is then written with the
+            plate's dynamic range: restored (:meth:`PlateColour.restore`) at the size it was
+            stylised at, from the plate brought to that size the way the engine brought its image
+            (so an unstylised frame is the plate exactly), resized to the plate's size without
+            clipping (area when shrinking, bilinear when enlarging: cubic would ring around
+            highlights of 16.0), converted to the output colour space and stored as is.
 
     The output folder is created on the first write.
     """
@@ -272,8 +304,10 @@ class SequenceWriter:
         pattern: str | os.PathLike[str],
         fmt: ImageFormat | None = None,
         size: tuple[int, int] | None = None,
+        colour: "PlateColour | None" = None,
     ) -> None:
         self.pattern = os.fspath(pattern)
+        self.colour = colour
         self._seq = parse_pattern(self.pattern)
         try:
             self.format: ImageFormat = format_for(self.path_for(0), like=fmt)
@@ -306,16 +340,29 @@ class SequenceWriter:
             target = (self.size[1], self.size[0])
         else:
             target = tuple(image.shape[:2])
-        if image.shape[:2] != target:
-            image = _resize(image, target)
         if alpha is not None and alpha.shape != target:
             alpha = _resize(alpha, target)
         path = self.path_for(frame.number)
+        colour = self.colour
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if colour is not None and frame.plate is not None and colour.output_colorspace is not None:
+                restored = colour.restore_at(frame.plate, image)
+                values = colour.to_output(resize_linear(restored, (target[1], target[0])))
+                return write_raw(path, values, alpha, self.format, colour.output_chromaticities)
+            if image.shape[:2] != target:
+                image = _resize(image, target)
             return write_image(path, image, alpha, self.format)
         except (ImageError, OSError) as e:
             raise SequenceError(f"frame {frame.number}: {e}") from e
+
+    def read_back(self, number: int) -> np.ndarray:
+        """Output frame ``number`` as a display-referred image (what was stylised), for a resume
+        that has no saved state: through the colour pipeline when there is one."""
+        raw = read_raw(self.path_for(number))
+        if self.colour is not None and self.colour.output_colorspace is not None:
+            return self.colour.from_output(raw.values)
+        return as_picture(raw)[0]
 
     def cleanup_temporaries(self) -> list[Path]:
         """Delete temporaries of this pattern left by a killed run; returns what was removed.

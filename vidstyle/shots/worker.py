@@ -153,14 +153,18 @@ def render_chunk(job: ChunkJob, device: str | None = None, threads: int | None =
     started = time.perf_counter()
     chunk, config, request = job.chunk, job.config, job.request
     configure_cpu_threads(config.threads or threads)
-    source = open_source(request.input, request.frames)
+    from ..io.colour import ColourOptions
+
+    # The same colour options as the driver's source: the same pipeline from the same files.
+    source = open_source(request.input, request.frames, ColourOptions.from_config(config))
     stylizer = None if request.model else _stylizer(job, device or config.device)
     engine: Engine = build_engine(request, job.size, list(job.styles), stylizer.device if stylizer else _device(device or config.device), stylizer)
     if request.mask:
         from ..io.mask import MaskedEngine, open_mask
 
         engine = MaskedEngine(engine, open_mask(request.mask, source, job.size), at_plate=job.sequence_output and source.is_sequence)
-    sink = _ChunkSink(chunk, open_sink(request.output, source, job.size) if job.sequence_output else None)
+    sink = _ChunkSink(chunk, open_sink(request.output, source, job.size, output_colorspace=config.output_colorspace)
+                      if job.sequence_output else None)
     resume = ResumeState(chunk_state_path(request.output, chunk), skip_finished=job.resume) if job.sequence_output else None
     result = render(source, engine, sink, resume=resume, start_number=request.start_number,
                     indices=range(chunk.start, chunk.stop), progress=_CountingProgress(progress) if progress else None)
