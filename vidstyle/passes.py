@@ -246,7 +246,7 @@ def render_multipass(request: Any, size: tuple[int, int], styles: list, device: 
 
     config = request.config
     started = time.perf_counter()
-    settings = render_settings(request, size)
+    settings = render_settings(request, size, open_input())
     settings.pop("versions", None)
     if request.overwrite:  # --overwrite renders everything again, the passes too
         shutil.rmtree(pass_store_path(request.output), ignore_errors=True)
