@@ -232,22 +232,22 @@ class CopyEngine:
 
 
 def render_multipass(request: Any, size: tuple[int, int], styles: list, device: Any, sink: Any,
-                     resume: ResumeState | None, progress: Any, open_input: Callable[[], Any]) -> Any:
+                     resume: ResumeState | None, progress: Any, open_input: Callable[[], Any],
+                     settings: dict[str, Any]) -> Any:
     """Render ``request`` with ``config.passes`` sweeps (module docstring) into ``sink``; returns
     the final copy's :class:`~vidstyle.render.RenderResult` with every pass's reports before its own
     and the whole wall time. ``open_input`` opens the input afresh (pass 1 and the final copy each
-    read it); ``resume``: the output sequence's own policy (None for a video)."""
+    read it); ``resume``: the output sequence's own policy (None for a video); ``settings``: what
+    decides the frames (``pipeline.render_settings``), which the store is kept under."""
     import dataclasses
 
     from .engines import build_engine
-    from .pipeline import render_settings
     from .render import render
     from .temporal import frame_pair, is_scene_cut
 
     config = request.config
     started = time.perf_counter()
-    settings = render_settings(request, size, open_input())
-    settings.pop("versions", None)
+    settings = {k: v for k, v in settings.items() if k != "versions"}
     if request.overwrite:  # --overwrite renders everything again, the passes too
         shutil.rmtree(pass_store_path(request.output), ignore_errors=True)
     store = PassStore(pass_store_path(request.output), settings)

@@ -186,7 +186,8 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         try:
             # Each sweep reads the input afresh, with the same colour pipeline as this source.
             result = render_multipass(request, size, styles, device, sink, resume, progress,
-                                      lambda: open_source(request.input, request.frames, ColourOptions.from_config(config)))
+                                      lambda: open_source(request.input, request.frames, ColourOptions.from_config(config)),
+                                      render_settings(request, size, source))
         except KeyboardInterrupt as stop:
             raise interrupted(stop, sequence_out) from None
         return _say_plate_size(result, source, size, sequence_out)
