@@ -45,8 +45,9 @@ def stylize_image(content: np.ndarray, styles: np.ndarray | Sequence[np.ndarray]
             above the photo's own unless ``upscale``; 300 L-BFGS iterations; the optimiser engine;
             ``init="arbitrary"`` starts it from the arbitrary-style decoders' output).
         style_weights: one weight per style (not normalised); None: equal.
-        progress: called after every optimiser iteration with a :class:`~vidstyle.optimize.Progress`
-            (iteration, total, loss); never called by the one-pass arbitrary engine.
+        progress: called with a :class:`~vidstyle.optimize.Progress` (iteration, total, loss) after
+            every window of 10 optimiser iterations and after the last (the loss is read from the
+            device once a window); never called by the one-pass arbitrary engine.
     Returns:
         float32 (h, w, 3) in [0, 1] at the working size (see ``config.size``).
     Raises:

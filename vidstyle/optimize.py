@@ -243,7 +243,8 @@ class Stylizer:
             iters: iterations (default ``config.iters``); 0 returns the (clamped) start image. A
                 fresh start with ``config.min_scale`` runs ``iters`` at full size after the coarser
                 scales' ``scale_iters`` each (:meth:`_coarse_to_fine`).
-            callback: called with a :class:`Progress` after every iteration.
+            callback: called with a :class:`Progress` after every TOLERANCE_WINDOW iterations and
+                after the last (the loss is read on the host only then).
             generator: random generator for noise init (seeded by the caller for repeatability).
         Returns:
             (1, 3, H, W) RGB in [0, 1], detached.
