@@ -61,6 +61,32 @@ def test_a_backward_sweep_with_no_iterations_is_the_start_formula(tmp_path):
     assert not pass_store_path(double).exists()  # the store goes once the output is complete
 
 
+def test_a_scene_cut_breaks_the_chain_of_a_sweep(tmp_path):
+    # Frames 1-3 one still photo, 4-6 another: a cut at 4. In the backward pass 2 (no iterations,
+    # δ 0.5) frame 3 has nothing to come from across the cut, so it stays pass 1's; frame 2 is
+    # built from it as within any shot.
+    from vidstyle.frames import resize
+
+    folder = tmp_path / "plates"
+    folder.mkdir()
+    first = resize(read_image(ROOT / "samples" / "tubingen.jpg")[0], (48, 32))
+    second = resize(read_image(ROOT / "samples" / "the_scream.jpg")[0], (48, 32))
+    for number in range(1, 7):
+        write_image(folder / f"plate.{number:04d}.png", first if number <= 3 else second)
+    plate = str(folder / "plate.####.png")
+    single, double = str(tmp_path / "a.####.tif"), str(tmp_path / "b.####.tif")
+    assert main(["stylize", plate, "-s", STYLE, "-o", single, *TINY]) == 0
+    assert main(["stylize", plate, "-s", STYLE, "-o", double, *TINY, "--passes", "2", "--pass-iters", "0",
+                 "--pass-blend", "0.5"]) == 0
+    a, b = _frames(single, 6), _frames(double, 6)
+    tolerance = 3 / 65535
+    assert np.abs(b[2] - a[2]).max() < tolerance  # frame 3: the cut, nothing to come from
+    assert np.abs(b[1] - (0.5 * b[2] + 0.5 * a[1])).max() < tolerance
+    assert np.abs(b[5] - a[5]).max() < tolerance  # frame 6: the end of the clip
+    assert np.abs(b[3] - (0.5 * b[4] + 0.5 * a[3])).max() < tolerance
+    assert np.abs(b[2] - (0.5 * b[3] + 0.5 * a[2])).max() > 0.01  # had the cut been crossed
+
+
 def test_video_end_to_end_keeps_count_size_and_timing(tmp_path):
     clip = tmp_path / "c.mp4"
     subprocess.run([sys.executable, "-m", "vidstyle.synth", str(clip), "--frames", "6"], check=True, capture_output=True)
