@@ -104,6 +104,7 @@ def test_video_end_to_end_keeps_count_size_and_timing(tmp_path):
     (["--devices", "cpu,cpu"], "--devices"),
     (["--passes", "0"], "--passes must be >= 1"),
     (["--pass-blend", "1.5"], "--pass-blend"),
+    (["--mask", "alpha"], "--mask"),
 ])
 def test_refusals_are_one_line(tmp_path, capsys, extra, message):
     plate = _still_plate(tmp_path, 2)
@@ -111,7 +112,7 @@ def test_refusals_are_one_line(tmp_path, capsys, extra, message):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
-    assert not list(tmp_path.glob("o.*.png"))
+    assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob(".o.*"))  # no frame, no sidecar
 
 
 # Kill the render when it publishes frame 2 of pass 2 (frames 5, 4, 3 are done in that backward sweep).

@@ -109,6 +109,7 @@ class SweepEngine:
                  style_weights: Callable[[int], Any] | None = None, seed: int | None = None):
         self.stylizer, self.size, self.store = stylizer, size, store
         self.pass_index, self.numbers, self.iters, self.blend = pass_index, numbers, iters, blend
+        self._position = {n: i for i, n in enumerate(numbers)}
         self._pair, self._scene_cut, self._style_weights, self.seed = pair, scene_cut, style_weights, seed
         self.previous_folder = PassStore.pass_folder(pass_index - 1)
         self.folder = PassStore.pass_folder(pass_index)
@@ -125,7 +126,7 @@ class SweepEngine:
     def neighbours(self, number: int) -> tuple[_Neighbour | None, _Neighbour | None]:
         """(the neighbour the sweep came from, the other one), each None at the shot's end or across
         a scene cut."""
-        position = self.numbers.index(number)
+        position = self._position[number]
         before = self.numbers[position - 1] if position > 0 else None
         after = self.numbers[position + 1] if position + 1 < len(self.numbers) else None
         came_from, other = (before, after) if self.forward else (after, before)
@@ -195,6 +196,7 @@ class CopyEngine:
     def __init__(self, store: PassStore, last_pass: int, size: tuple[int, int], numbers: list[int],
                  scene_cut: Callable[[flow.FlowPair], bool]):
         self.store, self.folder, self.size, self.numbers = store, PassStore.pass_folder(last_pass), size, numbers
+        self._position = {n: i for i, n in enumerate(numbers)}
         self._scene_cut = scene_cut
         self.stylised: np.ndarray | None = None
 
@@ -213,7 +215,7 @@ class CopyEngine:
         bare = frame.frame if isinstance(frame, PreparedFrame) else frame
         output = self.store.get(self.folder, bare.number)
         self.stylised = output
-        position = self.numbers.index(bare.number)
+        position = self._position[bare.number]
         warp_error, cut = None, False
         if position > 0:
             previous = self.numbers[position - 1]
@@ -243,7 +245,7 @@ def render_multipass(request: Any, size: tuple[int, int], styles: list, device: 
 
     from .engines import build_engine
     from .render import render
-    from .temporal import frame_pair, is_scene_cut
+    from .temporal import VideoStylizer, frame_pair, is_scene_cut
 
     config = request.config
     started = time.perf_counter()
@@ -274,12 +276,14 @@ def render_multipass(request: Any, size: tuple[int, int], styles: list, device: 
         return result
     try:
         first = build_engine(request, size, styles, device)
-        pass_one = RecordingEngine(first, store)  # type: ignore[arg-type]
+        if not isinstance(first, VideoStylizer):  # config.validate and the pipeline refuse the rest
+            raise TypeError(f"--passes needs the optimiser engine, got {type(first).__name__}")
+        pass_one = RecordingEngine(first, store)
         result = run(open_input(), pass_one, StoreSink(store, 1), StoreResume(store, 1, store.numbers()),
                      f"pass 1/{config.passes}")
         reports += result.reports
         numbers = store.numbers()
-        stylizer = first.stylizer  # type: ignore[attr-defined]
+        stylizer = first.stylizer
 
         def pair(neighbour_input: np.ndarray, this_input: np.ndarray) -> flow.FlowPair:
             return frame_pair(neighbour_input, this_input, config)

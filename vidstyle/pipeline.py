@@ -145,6 +145,8 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         raise UsageError("--init arbitrary and --init-model both choose the optimiser's start; give one of them")
     if request.model and config.engine != "optimizer":
         raise UsageError("--model renders with a trained network; --engine arbitrary with the decoders: give one of them")
+    if config.passes > 1 and (request.model or request.mask):
+        raise UsageError("--passes refines frames with the optimiser: it takes no --model and no --mask")
     if request.model:
         check_model_request(request, size)
     elif config.engine == "optimizer":
@@ -177,9 +179,6 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         return _say_plate_size(shots, source, size, sequence_out)
 
     if config.passes > 1:
-        if request.model or request.mask:
-            sink.abort()
-            raise UsageError("--passes refines frames with the optimiser: it takes no --model and no --mask")
         from .passes import render_multipass
 
         configure_cpu_threads(config.threads)
