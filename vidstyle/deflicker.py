@@ -36,30 +36,68 @@ from .temporal import frame_pair, is_scene_cut
 if TYPE_CHECKING:
     from .optimize import Progress
 
-__all__ = ["DeflickerEngine", "deflicker_frame"]
+__all__ = ["DeflickerEngine", "deflicker_frame", "output_age"]
 
 
 def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list[np.ndarray], strength: float,
-                    detail_sigma: float = 0.0) -> np.ndarray:
-    """The closed form above. processed: (H, W, 3); warped: the earlier outputs warped onto this frame,
-    (H, W, 3) each; masks: their closest-first reliabilities, (H, W) in [0, 1]; all float32.
+                    detail_sigma: float = 0.0, detail_strength: float = 0.0,
+                    ages: list[np.ndarray] | None = None) -> np.ndarray:
+    """The closed form above, per frequency band. processed: (H, W, 3); warped: the earlier outputs
+    warped onto this frame, (H, W, 3) each; masks: their closest-first reliabilities, (H, W) in [0, 1];
+    ages: how many frames each warped output already averages, (H, W) each (None: at least
+    ``strength``, the steady state); all float32.
 
-    ``detail_sigma`` > 0: only the low frequencies (a Gaussian blur of that sigma, in pixels) are made
-    consistent; the detail above them is the processed frame's own, so repeated warping cannot blur
-    it (the intent of Bonneel et al.'s gradient-domain data term, without a Poisson solve)."""
+    A band's weight on warped output k is ``mask_k * min(strength, age_k)``: the history counts as
+    many frames as it has averaged, up to ``strength``. At the steady state that is the fixed weight
+    of the formula above; before it (the first frames of a shot, pixels just disoccluded) the output
+    is the running mean of the frames so far, so the first frame's own flicker is not carried along
+    with weight ``strength / (1 + strength)`` for a whole window, as a fixed weight would do.
+    Departure from Bonneel et al., whose weight is fixed.
+
+    ``detail_sigma`` = 0: one band, every frequency held with ``strength``. ``detail_sigma`` > 0: the
+    frame is split at a Gaussian blur of that sigma (pixels) into a base (the blur) and a detail (the
+    rest), and each band gets its own closed form: the base with ``strength``, the detail with
+    ``detail_strength``. A grade's or filter's flicker lives in the base and wants a strong hold;
+    per-frame style transfer paints its strokes anew each frame, in the detail, where a strong hold
+    would average strokes away (the Gram distance rises) and a weak one keeps the texture. This is the
+    intent of Bonneel et al.'s gradient-domain data term (keep the processed frame's detail) without a
+    Poisson solve. With ``detail_strength`` equal to ``strength`` it is the one-band form exactly."""
     import cv2
 
-    def low(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
+    processed = processed.astype(np.float32)
+    if ages is None:
+        ages = [np.full(processed.shape[:2], max(strength, detail_strength), np.float32)] * len(warped)
 
-    base = low(processed.astype(np.float32))
-    numerator = base.copy()
-    denominator = np.ones(processed.shape[:2], np.float32)
-    for image, mask in zip(warped, masks, strict=True):
-        weight = strength * mask
-        numerator += weight[..., None] * low(image)
-        denominator += weight
-    return processed + (numerator / denominator[..., None] - base)
+    def held(band_strength: float, frame: np.ndarray, earlier: list[np.ndarray]) -> np.ndarray:
+        numerator = frame.copy()
+        denominator = np.ones(frame.shape[:2], np.float32)
+        if band_strength > 0:
+            for image, mask, age in zip(earlier, masks, ages, strict=True):
+                weight = mask * np.minimum(age, band_strength)
+                numerator += weight[..., None] * image
+                denominator += weight
+        return numerator / denominator[..., None]
+
+    if detail_sigma <= 0:
+        return held(strength, processed, warped)
+
+    def base(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), detail_sigma)
+
+    processed_base = base(processed)
+    warped_bases = [base(image) for image in warped]
+    return (held(strength, processed_base, warped_bases)
+            + held(detail_strength, processed - processed_base, [w - b for w, b in zip(warped, warped_bases)]))
+
+
+def output_age(masks: list[np.ndarray], ages: list[np.ndarray], cap: float) -> np.ndarray:
+    """How many frames an output of :func:`deflicker_frame` averages, per pixel, (H, W): its own frame
+    plus what it took from each warped output, with no count beyond ``cap`` (the largest strength:
+    more is never used)."""
+    age = np.ones(masks[0].shape if masks else (0, 0), np.float32)
+    for mask, earlier in zip(masks, ages, strict=True):
+        age += mask * np.minimum(earlier, cap)
+    return np.minimum(age, max(cap, 1.0))
 
 
 class DeflickerEngine:
@@ -74,16 +112,19 @@ class DeflickerEngine:
     """
 
     def __init__(self, original: Iterable[Frame], size: tuple[int, int], config: StyleConfig, strength: float,
-                 detail_sigma: float = 0.0):
+                 detail_sigma: float = 0.0, detail_strength: float = 0.0):
         if strength < 0:
             raise ValueError(f"--strength must be >= 0, got {strength}")
         if detail_sigma < 0:
             raise ValueError(f"--detail-sigma must be >= 0, got {detail_sigma}")
+        if detail_strength < 0:
+            raise ValueError(f"--detail-strength must be >= 0, got {detail_strength}")
         self.original = iter(original)
         self.size = size
         self.config = config
         self.strength = strength
         self.detail_sigma = detail_sigma
+        self.detail_strength = detail_strength
         self.depth = max(config.long_term)
         self.history: list[HistoryEntry] = []
         self.stylised: np.ndarray | None = None
@@ -119,6 +160,8 @@ class DeflickerEngine:
         source = prepared.source
         warped: list[np.ndarray] = []
         masks: list[np.ndarray] = []
+        ages: list[np.ndarray] = []
+        cap = max(self.strength, self.detail_strength)
         reliable, cut, error = None, False, None
         pair: flow.FlowPair | None = None
         if self.history:
@@ -137,7 +180,10 @@ class DeflickerEngine:
                     masks.append(np.clip(step.reliability - covered, 0.0, 1.0))
                     covered = np.clip(covered + masks[-1], 0.0, 1.0)
                     warped.append(flow.warp(entry.output, step.backward))
-        output = np.clip(deflicker_frame(processed, warped, masks, self.strength, self.detail_sigma), 0.0, 1.0)
+                    # An entry restored without its age (an older state file, a re-read output) counts as settled.
+                    ages.append(flow.warp(entry.age, step.backward) if entry.age is not None else np.full(source.shape[:2], cap, np.float32))
+        output = np.clip(deflicker_frame(processed, warped, masks, self.strength, self.detail_sigma, self.detail_strength, ages), 0.0, 1.0)
+        age = output_age(masks, ages, cap) if warped else np.ones(source.shape[:2], np.float32)
         self.stylised = output
         if mask is not None:
             matte = np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), self.size), 0.0, 1.0)[..., None]
@@ -146,7 +192,7 @@ class DeflickerEngine:
             from .metrics import frame_warping_error
 
             error = frame_warping_error(output, self.history[-1].output, pair.backward, pair.reliability)
-        self.history = (self.history + [HistoryEntry(current.number, source, output)])[-self.depth:]
+        self.history = (self.history + [HistoryEntry(current.number, source, output, age=age)])[-self.depth:]
         report = FrameReport(index=current.index, number=current.number, iterations=0, loss=float("nan"),
                              seconds=time.perf_counter() - started, fresh_start=not warped, scene_cut=cut,
                              reliable_fraction=reliable, warp_error=error)

@@ -61,12 +61,16 @@ class HistoryEntry:
 
     ``target``: what later frames are held to, (H, W, 3), when it differs from ``output`` (a frame
     composited with a matte: the composite inside, the unshown stylised result outside); None:
-    ``output``."""
+    ``output``.
+
+    ``age``: how many frames ``output`` already averages per pixel, (H, W) (the deflicker engine's
+    running-mean weight, :func:`vidstyle.deflicker.deflicker_frame`); None for engines without one."""
 
     number: int
     source: np.ndarray
     output: np.ndarray
     target: np.ndarray | None = None
+    age: np.ndarray | None = None
 
 
 @runtime_checkable

@@ -267,6 +267,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             "original": os.path.abspath(request.original),
             "strength": request.strength,
             "detail_sigma": request.detail_sigma,
+            "detail_strength": request.detail_strength,
             "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "long_term", "scene_cut_reliable", "still_threshold")},
             "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
@@ -279,7 +280,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
         sink.abort()
         raise
     configure_cpu_threads(config.threads)
-    engine = DeflickerEngine(original.frames, size, config, request.strength, request.detail_sigma)
+    engine = DeflickerEngine(original.frames, size, config, request.strength, request.detail_sigma, request.detail_strength)
     try:
         if progress is None:
             return render(processed, engine, sink, resume=resume, start_number=request.start_number)

@@ -67,8 +67,10 @@ class DeflickerRequest:
         original: the video or frame pattern it was made from (any size, the same frame count).
         output: video file or frame pattern.
         strength: weight of the temporal term against staying close to the processed frame.
-        detail_sigma: only frequencies below a Gaussian of this sigma (pixels) are made consistent;
-            finer detail is the processed frame's own (0: all of it).
+        detail_sigma: the frame is split at a Gaussian blur of this sigma (pixels) into a base and a
+            detail band (0: one band, every frequency held with ``strength``).
+        detail_strength: the weight of the temporal term in the detail band (0: the detail is the
+            processed frame's own).
         config: flow, ``long_term``, scene-cut and still-pixel settings, encoder, threads.
         frames, fps, start_number, overwrite: as for :class:`StylizeRequest` (``frames`` selects the
             same frames of both inputs when they are sequences).
@@ -79,6 +81,7 @@ class DeflickerRequest:
     output: str
     strength: float = 4.0
     detail_sigma: float = 4.0
+    detail_strength: float = 0.0
     config: StyleConfig = field(default_factory=StyleConfig.video)
     frames: str | None = None
     fps: Fraction | None = None

@@ -12,6 +12,7 @@ from . import options
 
 DEFAULT_STRENGTH = DeflickerRequest.__dataclass_fields__["strength"].default
 DEFAULT_DETAIL_SIGMA = DeflickerRequest.__dataclass_fields__["detail_sigma"].default
+DEFAULT_DETAIL_STRENGTH = DeflickerRequest.__dataclass_fields__["detail_strength"].default
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -25,10 +26,14 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--source", required=True, metavar="ORIGINAL", help="the video or frame pattern it was made from")
     parser.add_argument("-o", "--output", required=True, help="video file or frame-sequence pattern")
     parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, metavar="S",
-                        help=f"weight of consistency against staying close to the processed frame (default: {DEFAULT_STRENGTH})")
+                        help="weight of consistency against staying close to the processed frame, in the base band "
+                        f"(a grade's flicker; default: {DEFAULT_STRENGTH})")
     parser.add_argument("--detail-sigma", type=float, default=DEFAULT_DETAIL_SIGMA, metavar="PX",
-                        help="detail finer than a Gaussian of this sigma stays the processed frame's own; 0 makes every "
-                        f"frequency consistent (default: {DEFAULT_DETAIL_SIGMA})")
+                        help="the frame splits at a Gaussian blur of this sigma into a base and a detail band; 0: one band, "
+                        f"all held with --strength (default: {DEFAULT_DETAIL_SIGMA})")
+    parser.add_argument("--detail-strength", type=float, default=DEFAULT_DETAIL_STRENGTH, metavar="S",
+                        help="the same weight in the detail band (strokes repainted each frame); 0 keeps the processed "
+                        f"frame's detail as it is (default: {DEFAULT_DETAIL_STRENGTH})")
     parser.add_argument("--long-term", metavar="OFFSETS", help="earlier frames to stay consistent with, e.g. 1,2,4 (default: 1)")
     parser.add_argument("--frames", metavar="RANGE", help="frames of sequence inputs to process, e.g. 1001-1100")
     parser.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video")
@@ -45,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = options.config_from(args, StyleConfig.video(), long_term=options.long_term(args.long_term))
     request = DeflickerRequest(
-        processed=args.processed, original=args.source, output=args.output, strength=args.strength, detail_sigma=args.detail_sigma, config=config,
+        processed=args.processed, original=args.source, output=args.output, strength=args.strength, detail_sigma=args.detail_sigma,
+        detail_strength=args.detail_strength, config=config,
         frames=args.frames, fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number,
         overwrite=args.overwrite,
     )

@@ -126,7 +126,9 @@ def read_state(path: Path) -> list[HistoryEntry]:
     try:
         with np.load(path) as data:
             numbers = data["numbers"].tolist()
-            return [HistoryEntry(int(n), data["sources"][i], data["outputs"][i]) for i, n in enumerate(numbers)]
+            ages = data["ages"] if "ages" in data.files else None
+            return [HistoryEntry(int(n), data["sources"][i], data["outputs"][i], age=None if ages is None else ages[i])
+                    for i, n in enumerate(numbers)]
     except (OSError, ValueError, KeyError):
         return []  # a damaged state only costs exactness: the resume falls back to the output files
 
@@ -135,12 +137,18 @@ def write_state(path: Path, entries: list[HistoryEntry]) -> None:
     if not entries:
         return
 
+    # The deflicker engine's per-pixel ages go along when every entry has one, so a resumed run
+    # weighs its history as the unbroken run did.
+    ages = [e.age for e in entries]
+    extra = {"ages": np.stack(ages)} if all(a is not None for a in ages) else {}
+
     def write(stream):
         np.savez(
             stream,
             numbers=np.array([e.number for e in entries]),
             sources=np.stack([e.source for e in entries]),
             outputs=np.stack([e.output for e in entries]),
+            **extra,
         )
 
     atomic_write(path, write)
