@@ -115,6 +115,10 @@ class StyleConfig:
     flow: str = field(default="dis", metadata=_opt("optical flow method", choices=("dis", "farneback", "raft"), group="video"))
     flow_weights: str | None = field(default=None, metadata=_opt("torchvision RAFT weights file (needed for --flow raft)", group="video"))
     flow_preset: str = field(default="medium", metadata=_opt("DIS flow preset: medium is tuned for sub-pixel accuracy, ultrafast for live preview", group="video", choices=FLOW_PRESETS))
+    # Flow costs grow with the pixels and dominate the fast engines' frame time (deflicker at
+    # 640x360: 114 ms a pair with DIS fast, 22 ms at half size); motion is smooth, so a coarser
+    # estimate scaled up loses little (docs/BENCHMARKS.md, "Deflicker").
+    flow_scale: float = field(default=1.0, metadata=_opt("estimate the flow at this fraction of the working size and scale it up (0.5: about 4x faster; 1: full size)", group="video"))
     long_term: tuple[int, ...] = (1,)
     scene_cut_reliable: float = field(default=0.4, metadata=_opt("a frame whose reliable fraction falls below this starts afresh (scene cut)", group="video"))
     # Real footage: flow is noisy where nothing moves, and warping a painted texture by that noise
@@ -244,6 +248,8 @@ class StyleConfig:
             raise UsageError(f"--stabilise must be in [0, 1), got {self.stabilise}")
         if self.flow == "raft" and not self.flow_weights:
             raise UsageError("--flow raft needs --flow-weights FILE (a torchvision RAFT state dict); nothing is downloaded")
+        if not 0 < self.flow_scale <= 1:
+            raise UsageError(f"--flow-scale must be in (0, 1], got {self.flow_scale}")
         if self.flow_preset not in FLOW_PRESETS:
             raise UsageError(f"--flow-preset: expected one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}")
         if len(self.style_layer_weights) != len(self.style_layers):

@@ -36,7 +36,7 @@ from .temporal import frame_pair, is_scene_cut
 if TYPE_CHECKING:
     from .optimize import Progress
 
-__all__ = ["DeflickerEngine", "deflicker_frame", "output_age"]
+__all__ = ["DeflickerEngine", "deflicker_frame", "gaussian_like", "output_age", "restore_contrast"]
 
 
 def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list[np.ndarray], strength: float,
@@ -61,33 +61,75 @@ def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list
     per-frame style transfer paints its strokes anew each frame, in the detail, where a strong hold
     would average strokes away (the Gram distance rises) and a weak one keeps the texture. This is the
     intent of Bonneel et al.'s gradient-domain data term (keep the processed frame's detail) without a
-    Poisson solve. With ``detail_strength`` equal to ``strength`` it is the one-band form exactly."""
-    import cv2
-
+    Poisson solve. A held detail band gets its local contrast back (:func:`restore_contrast`, over a
+    window of twice ``detail_sigma``): averaging strokes would otherwise flatten them."""
     processed = processed.astype(np.float32)
     if ages is None:
         ages = [np.full(processed.shape[:2], max(strength, detail_strength), np.float32)] * len(warped)
 
     def held(band_strength: float, frame: np.ndarray, earlier: list[np.ndarray]) -> np.ndarray:
+        if band_strength <= 0 or not earlier:
+            return frame
         numerator = frame.copy()
         denominator = np.ones(frame.shape[:2], np.float32)
-        if band_strength > 0:
-            for image, mask, age in zip(earlier, masks, ages, strict=True):
-                weight = mask * np.minimum(age, band_strength)
-                numerator += weight[..., None] * image
-                denominator += weight
-        return numerator / denominator[..., None]
+        for image, mask, age in zip(earlier, masks, ages, strict=True):
+            weight = mask * np.minimum(age, band_strength)
+            numerator += _per_channel(weight, image) * image
+            denominator += weight
+        return numerator / _per_channel(denominator, frame)
 
     if detail_sigma <= 0:
         return held(strength, processed, warped)
 
     def base(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image, (0, 0), detail_sigma)
+        return gaussian_like(image, detail_sigma)
 
     processed_base = base(processed)
     warped_bases = [base(image) for image in warped]
-    return (held(strength, processed_base, warped_bases)
-            + held(detail_strength, processed - processed_base, [w - b for w, b in zip(warped, warped_bases)]))
+    processed_detail = processed - processed_base
+    detail = held(detail_strength, processed_detail, [w - b for w, b in zip(warped, warped_bases)])
+    if detail_strength > 0 and warped:
+        detail = restore_contrast(detail, processed_detail, 2.0 * detail_sigma)
+    return held(strength, processed_base, warped_bases) + detail
+
+
+def _per_channel(plane: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """(H, W) repeated into ``like``'s (H, W, C). Why not ``plane[..., None]``: numpy broadcasting
+    along a short last axis is about 4x slower than a product of equal shapes (3.4 ms against
+    0.6 + 0.3 ms for the copy at 640x360, measured), and this is the inner loop of every frame."""
+    import cv2
+
+    return cv2.merge([np.ascontiguousarray(plane, dtype=np.float32)] * like.shape[2])
+
+
+def gaussian_like(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A blur of standard deviation ``sigma`` (pixels) of (H, W[, C]) float32: OpenCV's stack blur,
+    whose tent-shaped kernel of radius r has variance r (r + 2) / 6, with r chosen to match. Why not
+    a true Gaussian: at sigma 4 on 640x360 it costs 1.7 ms against 6.2 ms, and a band split needs a
+    smooth low-pass, not that exact one (the blur is the same for every frame, so bands stay
+    consistent)."""
+    import cv2
+
+    radius = max(1, round(np.sqrt(1.0 + 6.0 * sigma * sigma) - 1.0))
+    return cv2.stackBlur(np.ascontiguousarray(image, dtype=np.float32), (2 * radius + 1, 2 * radius + 1))
+
+
+def restore_contrast(blended: np.ndarray, reference: np.ndarray, window: float, most: float = 3.0) -> np.ndarray:
+    """``blended`` (H, W, C) scaled, per pixel and channel, so that its local energy (a Gaussian
+    window of sigma ``window`` over its square) matches ``reference``'s; the gain is held in
+    [1, ``most``], so it only ever undoes the loss of contrast. Both are zero-mean detail bands.
+
+    Why: averaging two differently painted stroke patterns lowers the texture's contrast, which is
+    what a Gram matrix sees (measured on a per-frame render of the city clip: the Gram distance
+    rose 2.2x at a detail hold of 1, 1.5x with this restoration, at the same warping error). The
+    averaged pattern is kept, so the output stays consistent where the strokes agree; only their
+    amplitude returns to the processed frame's. Departure from Bonneel et al. and Lai et al., who
+    keep the processed frame's gradients instead of holding the detail at all."""
+    def local(energy: np.ndarray) -> np.ndarray:
+        return gaussian_like(energy, window)
+
+    gain = np.sqrt((local(reference * reference) + 1e-5) / (local(blended * blended) + 1e-5))
+    return blended * np.clip(gain, 1.0, most)
 
 
 def output_age(masks: list[np.ndarray], ages: list[np.ndarray], cap: float) -> np.ndarray:
@@ -182,16 +224,17 @@ class DeflickerEngine:
                     warped.append(flow.warp(entry.output, step.backward))
                     # An entry restored without its age (an older state file, a re-read output) counts as settled.
                     ages.append(flow.warp(entry.age, step.backward) if entry.age is not None else np.full(source.shape[:2], cap, np.float32))
-        output = np.clip(deflicker_frame(processed, warped, masks, self.strength, self.detail_sigma, self.detail_strength, ages), 0.0, 1.0)
+        output = deflicker_frame(processed, warped, masks, self.strength, self.detail_sigma, self.detail_strength, ages)
+        output = np.clip(output, 0.0, 1.0, out=output if output is not processed else None)
         age = output_age(masks, ages, cap) if warped else np.ones(source.shape[:2], np.float32)
         self.stylised = output
         if mask is not None:
             matte = np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), self.size), 0.0, 1.0)[..., None]
             output = matte * output + (1.0 - matte) * processed
         if warped and pair is not None:
-            from .metrics import frame_warping_error
+            from .metrics import warped_frame_error
 
-            error = frame_warping_error(output, self.history[-1].output, pair.backward, pair.reliability)
+            error = warped_frame_error(output, warped[0], pair.reliability)  # warped[0]: the previous output, by ``pair``
         self.history = (self.history + [HistoryEntry(current.number, source, output, age=age)])[-self.depth:]
         report = FrameReport(index=current.index, number=current.number, iterations=0, loss=float("nan"),
                              seconds=time.perf_counter() - started, fresh_start=not warped, scene_cut=cut,

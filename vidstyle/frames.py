@@ -72,10 +72,9 @@ class Frame:
 
 def to_float(image: np.ndarray) -> np.ndarray:
     """uint8 / uint16 / float (H, W, C) -> float32 in [0, 1] (floats are clipped, not rescaled)."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / 65535.0
+    if image.dtype in (np.uint8, np.uint16):  # divided in place: one pass fewer over every decoded frame
+        out = image.astype(np.float32)
+        return np.divide(out, 255.0 if image.dtype == np.uint8 else 65535.0, out=out)
     if np.issubdtype(image.dtype, np.floating):
         return np.clip(image, 0.0, 1.0).astype(np.float32, copy=False)
     raise ValueError(f"expected a uint8, uint16 or float image, got dtype {image.dtype}")
@@ -83,7 +82,10 @@ def to_float(image: np.ndarray) -> np.ndarray:
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """float (H, W, C) in [0, 1] -> uint8, rounded to nearest."""
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    scaled = np.clip(image, 0.0, 1.0)
+    scaled *= 255.0
+    scaled += 0.5
+    return scaled.astype(np.uint8)
 
 
 def fit_longest_side(width: int, height: int, longest: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from .features import VGG19Features
 from .frames import fit_longest_side, resize
 
 
-__all__ = ["content_distance", "frame_warping_error", "static_changes", "style_distance", "warping_errors"]
+__all__ = ["content_distance", "frame_warping_error", "static_changes", "style_distance", "warped_frame_error", "warping_errors"]
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
@@ -88,10 +88,16 @@ def frame_warping_error(output: np.ndarray, previous_output: np.ndarray, backwar
     """One term of :func:`warping_error`: (H, W, 3) frames, (H, W, 2) flow t->t-1, (H, W) reliability."""
     import flow
 
-    warped = flow.warp(previous_output.astype(np.float32), backward_flow)
-    squared = np.sum((output - warped) ** 2, axis=2)
+    return warped_frame_error(output, flow.warp(previous_output.astype(np.float32), backward_flow), reliability)
+
+
+def warped_frame_error(output: np.ndarray, warped_previous: np.ndarray, reliability: np.ndarray) -> float:
+    """:func:`frame_warping_error` given the previous output already warped onto this frame (an
+    engine that warped it anyway saves a warp): (H, W, 3) frames, (H, W) reliability."""
+    difference = output - warped_previous
     weight = float(reliability.sum())
-    return float((reliability * squared).sum() / (3.0 * weight)) if weight > 0 else 0.0
+    # One reduction over every element: numpy's sum over a length-3 last axis is many times slower.
+    return float((reliability[..., None] * difference * difference).sum() / (3.0 * weight)) if weight > 0 else 0.0
 
 
 def static_changes(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray], threshold: float | None = None,

@@ -268,7 +268,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             "strength": request.strength,
             "detail_sigma": request.detail_sigma,
             "detail_strength": request.detail_strength,
-            "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "long_term", "scene_cut_reliable", "still_threshold")},
+            "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "flow_scale", "long_term", "scene_cut_reliable", "still_threshold")},
             "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
         resume = open_resume(request.output, settings, request.overwrite, refuse=UsageError)

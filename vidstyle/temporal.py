@@ -58,7 +58,7 @@ import flow
 
 from .config import StyleConfig
 from .engine import FrameReport, HistoryEntry, PreparedFrame
-from .frames import Frame, resize
+from .frames import Frame, resize, resize_linear
 from .optimize import Progress, Stylizer, TemporalTarget, image_to_tensor, noise_like, tensor_to_image
 from .style_keys import StyleKeys
 
@@ -80,10 +80,31 @@ def frame_pair(previous: np.ndarray, current: np.ndarray, config: StyleConfig) -
     uses it: the configured flow method, then zero flow and full reliability where the input did not
     change (``still_threshold``; real footage's flow is noise there). The one function the loop
     and the shot planner (:mod:`vidstyle.shots.plan`) call, so both see the same motion."""
-    pair = flow.pair(previous, current, method=config.flow, **flow_options(config))
+    if config.flow_scale < 1:
+        pair = _scaled_pair(previous, current, config)
+    else:
+        pair = flow.pair(previous, current, method=config.flow, **flow_options(config))
     if config.still_threshold > 0:
         pair = flow.hold_still(pair, flow.still_mask(previous, current, config.still_threshold / 255.0, flow=pair.backward))
     return pair
+
+
+def _scaled_pair(previous: np.ndarray, current: np.ndarray, config: StyleConfig) -> flow.FlowPair:
+    """:func:`flow.pair` at ``config.flow_scale`` of the frames' size, scaled back up: the flows
+    resized bilinearly and multiplied by the size ratio per axis (a flow is a displacement in pixels),
+    the reliability resized. The still-pixel test stays at full size (it is cheap and sharp)."""
+    height, width = current.shape[:2]
+    small = (max(8, round(width * config.flow_scale)), max(8, round(height * config.flow_scale)))
+    coarse = flow.pair(resize(previous, small), resize(current, small), method=config.flow, **flow_options(config))
+    import cv2
+
+    def up(field: np.ndarray) -> np.ndarray:
+        # Per plane: a product broadcast along the flow's length-2 last axis is several times slower.
+        u, v = cv2.split(resize_linear(field, (width, height)))
+        return cv2.merge([u * np.float32(width / small[0]), v * np.float32(height / small[1])])
+
+    reliability = np.clip(resize_linear(coarse.reliability, (width, height)), 0.0, 1.0)
+    return flow.FlowPair(backward=up(coarse.backward), forward=up(coarse.forward), reliability=reliability)
 
 
 def is_scene_cut(pair: flow.FlowPair, reliable: float) -> bool:
