@@ -1,4 +1,5 @@
-"""``vidstyle deflicker`` (issue 19, first part): the closed form by hand, and the command end to end."""
+"""``vidstyle deflicker`` (issue 19): the closed form, the ages, the colour hold and the contrast
+restoration by hand, and the command end to end."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 
 from vidstyle.cli import main
-from vidstyle.deflicker import deflicker_frame
+from vidstyle.config import StyleConfig
+from vidstyle.deflicker import DeflickerEngine, colour_relation, deflicker_frame, hold_colour, output_age, restore_contrast
+from vidstyle.frames import Frame
 from vidstyle.io.video import VideoReader, probe
 from vidstyle.metrics import warping_errors
 from vidstyle.synth import camera_move, load_photo, write_clip
@@ -37,6 +40,64 @@ def test_detail_above_the_sigma_stays_the_processed_frames():
     assert np.corrcoef(out.ravel(), processed.ravel())[0, 1] > 0.95
     plain = deflicker_frame(processed, [warped], [np.ones((32, 32), np.float32)], 100.0)
     assert np.abs(plain - 0.5).max() < 0.01  # ... while the pixel form flattens it to the warped frame
+
+
+def test_young_history_counts_as_many_frames_as_it_has():
+    processed = np.full((4, 4, 3), 1.0, np.float32)
+    warped = np.zeros((4, 4, 3), np.float32)
+    trusted = np.ones((4, 4), np.float32)
+    # a history one frame old weighs 1, not the strength 16: the mean of two frames, (1 + 0) / 2
+    young = deflicker_frame(processed, [warped], [trusted], 16.0, ages=[np.ones((4, 4), np.float32)])
+    assert np.allclose(young, 0.5)
+    # settled (no ages: at least the strength): (1 + 16 * 0) / 17
+    assert np.allclose(deflicker_frame(processed, [warped], [trusted], 16.0), 1 / 17)
+    # half trusted, age 3: 1 + 0.5 * 3 frames; capped at the strength
+    assert np.allclose(output_age([0.5 * trusted], [np.full((4, 4), 3.0, np.float32)], 16.0), 2.5)
+    assert np.allclose(output_age([trusted], [np.full((4, 4), 30.0, np.float32)], 16.0), 16.0)
+
+
+def test_colour_relation_and_its_hold_by_hand():
+    rng = np.random.default_rng(1)
+    source = rng.uniform(0, 1, (40, 40, 3)).astype(np.float32)
+    graded = np.clip(0.8 * source + 0.3, 0, 1)  # clipped above source 0.875: those pixels are left out
+    gain, offset = colour_relation(graded, source, stride=1)
+    assert np.allclose(gain, 0.8, atol=1e-5) and np.allclose(offset, 0.3, atol=1e-5)
+    processed = 0.8 * source + 0.1
+    # the previous output's relation is (1, 0); held with weight 1: gain (0.8 + 1) / 2, offset (0.1 + 0) / 2
+    held = hold_colour(processed, source, source.copy(), source, weight=1.0)
+    assert np.allclose(held, 0.9 * source + 0.05, atol=1e-5)
+    assert np.allclose(hold_colour(processed, source, source, source, weight=0.0), processed, atol=1e-6)
+
+
+def test_contrast_is_restored_never_raised():
+    rng = np.random.default_rng(2)
+    reference = rng.normal(0, 0.1, (48, 48, 3)).astype(np.float32)
+    # a uniformly halved detail gets its amplitude back (away from the borders' window effects)
+    restored = restore_contrast(0.5 * reference, reference, window=4.0)
+    # (to the 1e-5 floor added to both energies: 0.2 % at this amplitude)
+    assert np.allclose(restored[12:-12, 12:-12], reference[12:-12, 12:-12], rtol=5e-3, atol=1e-4)
+    # a stronger one is left as it is: the gain is at least 1 and only undoes lost contrast
+    assert np.allclose(restore_contrast(2.0 * reference, reference, window=4.0), 2.0 * reference)
+    # and at most ``most``
+    assert np.abs(restore_contrast(0.01 * reference, reference, window=4.0)).max() <= 3 * 0.01 * np.abs(reference).max() + 1e-7
+
+
+def test_the_colour_hold_brings_a_flickering_grade_closer_to_the_original():
+    photo = load_photo(sample_path("tubingen.jpg"))
+    clean = camera_move(photo, (64, 36), 12, shift_per_frame=(1.5, 0.5), scale=0.25)
+    rng = np.random.default_rng(0)
+    graded = [np.clip(f * rng.uniform(0.85, 1.15, 3) + rng.uniform(-0.05, 0.05, 3), 0, 1).astype(np.float32) for f in clean]
+
+    def error(colour_strength: float) -> float:
+        engine = DeflickerEngine((Frame(f, i, i) for i, f in enumerate(clean)), (64, 36), StyleConfig.video(), 4.0,
+                                 detail_sigma=4.0, colour_strength=colour_strength)
+        outputs = [engine.process(Frame(f, i, i))[0].image for i, f in enumerate(graded)]
+        return float(np.mean([np.abs(o - c).mean() for o, c in zip(outputs[1:], clean[1:])]))
+
+    before = float(np.mean([np.abs(g - c).mean() for g, c in zip(graded[1:], clean[1:])]))
+    without, held = error(0.0), error(16.0)
+    assert without < before
+    assert held < 0.85 * without, (before, without, held)  # measured 0.77x: 1.41 -> 1.08 / 100
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +136,26 @@ def test_frame_counts_that_differ_are_refused_in_one_line(clips, capsys):
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "has 5 frames" in error[0] and "has 8" in error[0]
     assert not out.exists()
+
+
+def test_flow_at_half_size_is_scaled_back_to_the_frame():
+    """``--flow-scale 0.5``: flow estimated at half size comes back at full size with its vectors
+    doubled. The window pans 4 px right, 2 down over the photo at scale 0.5: 2 and 1 px of the
+    frame, so each pixel of frame 1 was at (+2, +1) in frame 0."""
+    from vidstyle.errors import UsageError
+    from vidstyle.temporal import frame_pair
+
+    photo = load_photo(sample_path("tubingen.jpg"))
+    frames = camera_move(photo, (96, 64), 2, shift_per_frame=(4.0, 2.0), scale=0.5)
+    config = StyleConfig.video().with_(still_threshold=0.0)
+    full = frame_pair(frames[0], frames[1], config)
+    half = frame_pair(frames[0], frames[1], config.with_(flow_scale=0.5))
+    assert half.backward.shape == full.backward.shape == (64, 96, 2)
+    assert half.reliability.shape == (64, 96)
+    inner = (slice(16, -16), slice(16, -16))
+    median = np.median(half.backward[inner].reshape(-1, 2), axis=0)
+    assert np.allclose(median, [2.0, 1.0], atol=0.25), median
+    assert np.allclose(median, np.median(full.backward[inner].reshape(-1, 2), axis=0), atol=0.25)
+    for wrong in (0.0, 1.5):
+        with pytest.raises(UsageError, match="--flow-scale"):
+            config.with_(flow_scale=wrong).validate()

@@ -36,7 +36,7 @@ from .temporal import frame_pair, is_scene_cut
 if TYPE_CHECKING:
     from .optimize import Progress
 
-__all__ = ["DeflickerEngine", "deflicker_frame", "gaussian_like", "output_age", "restore_contrast"]
+__all__ = ["DeflickerEngine", "colour_relation", "deflicker_frame", "gaussian_like", "hold_colour", "output_age", "restore_contrast"]
 
 
 def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list[np.ndarray], strength: float,
@@ -132,6 +132,45 @@ def restore_contrast(blended: np.ndarray, reference: np.ndarray, window: float, 
     return blended * np.clip(gain, 1.0, most)
 
 
+def colour_relation(image: np.ndarray, source: np.ndarray, stride: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The per-channel affine map from ``source`` to ``image``, both (H, W, 3) in [0, 1]: gain and
+    offset, (3,) each, least squares over every ``stride``-th pixel each way, leaving out pixels
+    where ``image`` is clipped (at 0 or 1 the map is not seen). A flat source channel gets gain 0
+    (the offset is then the mean)."""
+    image = image[::stride, ::stride].reshape(-1, image.shape[-1]).astype(np.float64)
+    source = source[::stride, ::stride].reshape(-1, source.shape[-1]).astype(np.float64)
+    gain, offset = np.zeros(image.shape[1]), np.zeros(image.shape[1])
+    for c in range(image.shape[1]):
+        seen = (image[:, c] > 0.5 / 255) & (image[:, c] < 254.5 / 255)
+        x, y = (source[seen, c], image[seen, c]) if seen.sum() >= 16 else (source[:, c], image[:, c])
+        spread = x.var()
+        gain[c] = ((x - x.mean()) * (y - y.mean())).mean() / spread if spread > 1e-6 else 0.0
+        offset[c] = y.mean() - gain[c] * x.mean()
+    return gain, offset
+
+
+def hold_colour(processed: np.ndarray, source: np.ndarray, previous_output: np.ndarray, previous_source: np.ndarray,
+                weight: float) -> np.ndarray:
+    """``processed`` (H, W, 3) with its global colour held to the previous output's: each frame's
+    per-channel affine relation to its own source (:func:`colour_relation`) is replaced by the
+    weighted mean ``(relation + weight * previous relation) / (1 + weight)``, the previous relation
+    being the previous output's to its source. Since that output was held the same way, this is a
+    running mean of the relation over the shot, up to ``weight`` frames (the caller passes the
+    output's age, so a shot's first frames average what they have).
+
+    Why: a grade's or exposure's flicker, and a per-frame styliser's colour drift, is global, and a
+    warp-based hold cannot reach pixels that just came into view (image borders under a camera
+    move, disocclusions): there the processed frame's flicker would pass through. Relative to the
+    source, so a real change of the original (a light turned on, a fade) is kept. The classic
+    deflicker filters (ffmpeg's ``deflicker``) average the frame's mean brightness instead, which
+    also removes real changes. Measured in docs/BENCHMARKS.md ("Deflicker")."""
+    gain, offset = colour_relation(processed, source)
+    previous_gain, previous_offset = colour_relation(previous_output, previous_source)
+    held_gain = (gain + weight * previous_gain) / (1.0 + weight)
+    held_offset = (offset + weight * previous_offset) / (1.0 + weight)
+    return processed + source * (held_gain - gain).astype(np.float32) + (held_offset - offset).astype(np.float32)
+
+
 def output_age(masks: list[np.ndarray], ages: list[np.ndarray], cap: float) -> np.ndarray:
     """How many frames an output of :func:`deflicker_frame` averages, per pixel, (H, W): its own frame
     plus what it took from each warped output, with no count beyond ``cap`` (the largest strength:
@@ -154,19 +193,22 @@ class DeflickerEngine:
     """
 
     def __init__(self, original: Iterable[Frame], size: tuple[int, int], config: StyleConfig, strength: float,
-                 detail_sigma: float = 0.0, detail_strength: float = 0.0):
+                 detail_sigma: float = 0.0, detail_strength: float = 0.0, colour_strength: float = 0.0):
         if strength < 0:
             raise ValueError(f"--strength must be >= 0, got {strength}")
         if detail_sigma < 0:
             raise ValueError(f"--detail-sigma must be >= 0, got {detail_sigma}")
         if detail_strength < 0:
             raise ValueError(f"--detail-strength must be >= 0, got {detail_strength}")
+        if colour_strength < 0:
+            raise ValueError(f"--colour-strength must be >= 0, got {colour_strength}")
         self.original = iter(original)
         self.size = size
         self.config = config
         self.strength = strength
         self.detail_sigma = detail_sigma
         self.detail_strength = detail_strength
+        self.colour_strength = colour_strength
         self.depth = max(config.long_term)
         self.history: list[HistoryEntry] = []
         self.stylised: np.ndarray | None = None
@@ -224,6 +266,10 @@ class DeflickerEngine:
                     warped.append(flow.warp(entry.output, step.backward))
                     # An entry restored without its age (an older state file, a re-read output) counts as settled.
                     ages.append(flow.warp(entry.age, step.backward) if entry.age is not None else np.full(source.shape[:2], cap, np.float32))
+        if warped and self.colour_strength > 0:
+            previous = self.history[-1]
+            settled = float(previous.age.mean()) if previous.age is not None else cap
+            processed = hold_colour(processed, source, previous.output, previous.source, min(self.colour_strength, settled))
         output = deflicker_frame(processed, warped, masks, self.strength, self.detail_sigma, self.detail_strength, ages)
         output = np.clip(output, 0.0, 1.0, out=output if output is not processed else None)
         age = output_age(masks, ages, cap) if warped else np.ones(source.shape[:2], np.float32)

@@ -268,6 +268,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             "strength": request.strength,
             "detail_sigma": request.detail_sigma,
             "detail_strength": request.detail_strength,
+            "colour_strength": request.colour_strength,
             "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "flow_scale", "long_term", "scene_cut_reliable", "still_threshold")},
             "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
@@ -280,7 +281,8 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
         sink.abort()
         raise
     configure_cpu_threads(config.threads)
-    engine = DeflickerEngine(original.frames, size, config, request.strength, request.detail_sigma, request.detail_strength)
+    engine = DeflickerEngine(original.frames, size, config, request.strength, request.detail_sigma, request.detail_strength,
+                             request.colour_strength)
     try:
         if progress is None:
             return render(processed, engine, sink, resume=resume, start_number=request.start_number)

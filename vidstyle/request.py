@@ -71,6 +71,8 @@ class DeflickerRequest:
             detail band (0: one band, every frequency held with ``strength``).
         detail_strength: the weight of the temporal term in the detail band (0: the detail is the
             processed frame's own).
+        colour_strength: how many earlier frames the global colour (each frame's per-channel
+            affine relation to its source) is averaged over, at most (0: not held).
         config: flow, ``long_term``, scene-cut and still-pixel settings, encoder, threads.
         frames, fps, start_number, overwrite: as for :class:`StylizeRequest` (``frames`` selects the
             same frames of both inputs when they are sequences).
@@ -82,6 +84,7 @@ class DeflickerRequest:
     strength: float = 4.0
     detail_sigma: float = 4.0
     detail_strength: float = 0.0
+    colour_strength: float = 16.0
     config: StyleConfig = field(default_factory=StyleConfig.video)
     frames: str | None = None
     fps: Fraction | None = None

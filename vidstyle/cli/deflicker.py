@@ -13,6 +13,7 @@ from . import options
 DEFAULT_STRENGTH = DeflickerRequest.__dataclass_fields__["strength"].default
 DEFAULT_DETAIL_SIGMA = DeflickerRequest.__dataclass_fields__["detail_sigma"].default
 DEFAULT_DETAIL_STRENGTH = DeflickerRequest.__dataclass_fields__["detail_strength"].default
+DEFAULT_COLOUR_STRENGTH = DeflickerRequest.__dataclass_fields__["colour_strength"].default
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -34,6 +35,10 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--detail-strength", type=float, default=DEFAULT_DETAIL_STRENGTH, metavar="S",
                         help="the same weight in the detail band (strokes repainted each frame); 0 keeps the processed "
                         f"frame's detail as it is (default: {DEFAULT_DETAIL_STRENGTH})")
+    parser.add_argument("--colour-strength", type=float, default=DEFAULT_COLOUR_STRENGTH, metavar="N",
+                        help="average each frame's global colour (its per-channel gain and offset against the original) over up "
+                        f"to this many earlier frames, so a flickering grade is held even where the flow cannot reach; 0: off "
+                        f"(default: {DEFAULT_COLOUR_STRENGTH:g})")
     parser.add_argument("--long-term", metavar="OFFSETS", help="earlier frames to stay consistent with, e.g. 1,2,4 (default: 1)")
     parser.add_argument("--frames", metavar="RANGE", help="frames of sequence inputs to process, e.g. 1001-1100")
     parser.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video")
@@ -51,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     config = options.config_from(args, StyleConfig.video(), long_term=options.long_term(args.long_term))
     request = DeflickerRequest(
         processed=args.processed, original=args.source, output=args.output, strength=args.strength, detail_sigma=args.detail_sigma,
-        detail_strength=args.detail_strength, config=config,
+        detail_strength=args.detail_strength, colour_strength=args.colour_strength, config=config,
         frames=args.frames, fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number,
         overwrite=args.overwrite,
     )
