@@ -74,8 +74,8 @@ def hold_still(pair: FlowPair, still: np.ndarray) -> FlowPair:
         raise ValueError(f"hold_still: expected a mask of shape {pair.reliability.shape}, got {still.shape}")
     # A product with the mask repeated per channel: boolean indexing, or broadcasting along the
     # flow's length-2 last axis, is several times slower, and this runs on every pair.
-    moving = (~still).astype(np.float32)
-    moving = cv2.merge([moving, moving])
+    moving_plane = (~still).astype(np.float32)
+    moving = cv2.merge([moving_plane, moving_plane])
     backward, forward = pair.backward * moving, pair.forward * moving
     reliability = np.where(still, np.float32(1.0), pair.reliability).astype(np.float32)
     return replace(pair, backward=backward, forward=forward, reliability=reliability)
