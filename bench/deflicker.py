@@ -17,7 +17,7 @@
 
     python bench/deflicker.py [--cases city,synthetic,speed] [--variant strength=16,detail_strength=0.5 ...]
 
-A variant sets ``strength``, ``detail_sigma``, ``detail_strength`` (DeflickerRequest fields) and any
+A variant sets ``strength``, ``detail_sigma``, ``detail_strength`` (DeflickerSettings fields) and any
 StyleConfig field (``flow_preset=fast``); with none, the defaults alone. Prints a table row per case
 and variant, then one JSON line.
 """
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from flicker import CITY, SAMPLES, parse_value, read_video, render  # noqa: E402
 
-from vidstyle.config import StyleConfig  # noqa: E402
+from vidstyle.config import DeflickerSettings, StyleConfig  # noqa: E402
 from vidstyle.frames import Frame, fit_longest_side, resize  # noqa: E402
 from vidstyle.request import DeflickerRequest  # noqa: E402
 
@@ -83,12 +83,12 @@ def deflicker(processed: list[np.ndarray], original: list[np.ndarray], config: S
     from vidstyle.deflicker import DeflickerEngine
 
     size = (processed[0].shape[1], processed[0].shape[0])
-    engine = DeflickerEngine((Frame(image, i, i) for i, image in enumerate(original)), size, config, **engine_args)
+    engine = DeflickerEngine((Frame(image, i, i) for i, image in enumerate(original)), size, config, DeflickerSettings(**engine_args))
     return [engine.process(Frame(image, i, i))[0].image for i, image in enumerate(processed)]
 
 
 def split(variant: dict) -> tuple[dict, dict]:
-    defaults = {name: DeflickerRequest.__dataclass_fields__[name].default for name in ENGINE_FIELDS}
+    defaults = DeflickerSettings().record()
     engine_args = {**defaults, **{k: float(v) for k, v in variant.items() if k in ENGINE_FIELDS}}
     config_args = {k: parse_value(v) for k, v in variant.items() if k not in ENGINE_FIELDS}
     return engine_args, config_args
@@ -159,7 +159,7 @@ def speed(args, variants) -> list[dict]:
             engine_args, config_args = split(variant)
             config = dataclasses.replace(StyleConfig.video().with_(device="cpu", threads=args.threads), **config_args)
             request = DeflickerRequest(str(processed), str(original), str(Path(folder) / "out.mp4"), config=config,
-                                       overwrite=True, **engine_args)
+                                       overwrite=True, settings=DeflickerSettings(**engine_args))
             wall, cpu = time.perf_counter(), time.process_time()
             result = deflicker_video(request)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vidstyle.cli import main
-from vidstyle.config import StyleConfig
+from vidstyle.config import DeflickerSettings, StyleConfig
 from vidstyle.deflicker import DeflickerEngine, colour_relation, deflicker_frame, hold_colour, output_age, restore_contrast
 from vidstyle.frames import Frame
 from vidstyle.io.video import VideoReader, probe
@@ -89,8 +89,8 @@ def test_the_colour_hold_brings_a_flickering_grade_closer_to_the_original():
     graded = [np.clip(f * rng.uniform(0.85, 1.15, 3) + rng.uniform(-0.05, 0.05, 3), 0, 1).astype(np.float32) for f in clean]
 
     def error(colour_strength: float) -> float:
-        engine = DeflickerEngine((Frame(f, i, i) for i, f in enumerate(clean)), (64, 36), StyleConfig.video(), 4.0,
-                                 detail_sigma=4.0, colour_strength=colour_strength)
+        engine = DeflickerEngine((Frame(f, i, i) for i, f in enumerate(clean)), (64, 36), StyleConfig.video(),
+                                 DeflickerSettings(strength=4.0, detail_sigma=4.0, colour_strength=colour_strength))
         outputs = [engine.process(Frame(f, i, i))[0].image for i, f in enumerate(graded)]
         return float(np.mean([np.abs(o - c).mean() for o, c in zip(outputs[1:], clean[1:])]))
 
@@ -159,3 +159,106 @@ def test_flow_at_half_size_is_scaled_back_to_the_frame():
     for wrong in (0.0, 1.5):
         with pytest.raises(UsageError, match="--flow-scale"):
             config.with_(flow_scale=wrong).validate()
+
+
+class GradingEngine:
+    """A stand-in for a fast stylising engine with state between frames: each frame graded by its own
+    random per-channel gain (the flicker), half-blended with its previous output (the state a
+    stabilised engine keeps). What ``--deflicker`` wraps; the tests compare the wrapper against
+    ``vidstyle deflicker``'s engine run on this engine's output."""
+
+    depth = 1
+
+    def __init__(self, size):
+        self.size = size
+        self.history: list = []
+        self.stylised = None
+
+    def prepare(self, frames):
+        from vidstyle.engine import PreparedFrame
+
+        for frame in frames:
+            yield PreparedFrame(frame, frame.image, None)
+
+    def restore(self, entries):
+        self.history = list(entries)[-1:]
+
+    def process(self, frame, progress=None, mask=None):
+        from vidstyle.engine import FrameReport, HistoryEntry, PreparedFrame
+
+        current = frame.frame if isinstance(frame, PreparedFrame) else frame
+        gain = np.random.default_rng(current.number).uniform(0.8, 1.2, 3).astype(np.float32)
+        output = np.clip(current.image * gain, 0, 1)
+        if self.history:
+            output = 0.5 * output + 0.5 * self.history[-1].output
+        self.stylised = output
+        self.history = [HistoryEntry(current.number, current.image, output)]
+        report = FrameReport(current.index, current.number, 0, float("nan"), 0.0, True, False, None, None)
+        return current.with_image(output), report
+
+
+@pytest.fixture(scope="module")
+def moving():
+    photo = load_photo(sample_path("tubingen.jpg"))
+    return [Frame(f, i, 1001 + i) for i, f in enumerate(camera_move(photo, (64, 36), 7, shift_per_frame=(1.5, 0.5), scale=0.25))]
+
+
+def run_engine(engine, frames):
+    return [engine.process(prepared)[0].image for prepared in engine.prepare(frames)]
+
+
+def test_deflicker_in_the_render_is_deflicker_run_on_the_render(moving):
+    """``stylize --deflicker``: the wrapped engine's frames deflickered in the same pass are what
+    ``vidstyle deflicker`` makes of that engine's own render, with the input as the source."""
+    from vidstyle.deflicker import DeflickeredEngine
+
+    config, settings = StyleConfig.video(), DeflickerSettings.strokes()
+    in_pass = run_engine(DeflickeredEngine(GradingEngine((64, 36)), config, settings), moving)
+    rendered = run_engine(GradingEngine((64, 36)), moving)
+    after = run_engine(DeflickerEngine(iter(moving), (64, 36), config, settings),
+                       [frame.with_image(image) for frame, image in zip(moving, rendered)])
+    assert len(in_pass) == len(after) == 7
+    for a, b in zip(in_pass, after):
+        assert np.allclose(a, b, atol=1e-6)
+    assert not np.allclose(in_pass[3], rendered[3], atol=1e-3)  # the stage did something
+
+
+def test_a_resumed_deflickered_render_restores_both_engines(moving, tmp_path):
+    """The state file holds the stage's history with the wrapped engine's own outputs inside
+    (``HistoryEntry.inner``) and the ages: restored into fresh engines, the render goes on exactly as
+    the unbroken one. Without the inner outputs the wrapped engine would blend with the deflickered
+    frame instead of its own, and frame 4 would differ."""
+    from vidstyle.deflicker import DeflickeredEngine
+    from vidstyle.io.resume import read_state, write_state
+
+    config, settings = StyleConfig.video(), DeflickerSettings.strokes()
+    unbroken = run_engine(DeflickeredEngine(GradingEngine((64, 36)), config, settings), moving)
+    first = DeflickeredEngine(GradingEngine((64, 36)), config, settings)
+    run_engine(first, moving[:4])
+    write_state(tmp_path / "state.npz", first.history)
+    entries = read_state(tmp_path / "state.npz")
+    assert [e.number for e in entries] == [1004] and entries[0].inner is not None and entries[0].age is not None
+    assert not np.allclose(entries[0].inner.output, entries[0].output)
+    resumed = DeflickeredEngine(GradingEngine((64, 36)), config, settings)
+    resumed.restore(entries)
+    rest = run_engine(resumed, moving[4:])
+    for a, b in zip(rest, unbroken[4:]):
+        assert np.array_equal(a, b)
+
+
+def test_stylize_deflicker_steadies_the_arbitrary_engine_end_to_end(clips, capsys):
+    """``vidstyle stylize --engine arbitrary --no-temporal --deflicker``: the same frames, size, audio
+    and timing as without it, and a lower warping error against the input's flow."""
+    folder, original, _, _ = clips
+    common = ["stylize", str(original), "-s", str(sample_path("starry_night.jpg")), "--engine", "arbitrary", "--no-temporal",
+              "--size", "64", "--device", "cpu", "--overwrite"]
+    assert main([*common, "-o", str(folder / "flicker.mp4")]) == 0
+    assert main([*common, "-o", str(folder / "steady.mp4"), "--deflicker"]) == 0
+    capsys.readouterr()
+    info, source_info = probe(folder / "steady.mp4"), probe(original)
+    assert (info.frame_count, info.width, info.height, info.has_audio) == (8, 64, 36, True)
+    assert info.duration == pytest.approx(source_info.duration, abs=0.05)
+    sources = [f.image for f in VideoReader(original)]
+    before, _ = warping_errors([f.image for f in VideoReader(folder / "flicker.mp4")], sources)
+    after, _ = warping_errors([f.image for f in VideoReader(folder / "steady.mp4")], sources)
+    assert np.mean(after) < 0.7 * np.mean(before), (np.mean(before), np.mean(after))

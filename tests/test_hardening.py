@@ -97,6 +97,9 @@ BAD = {
     "output folder missing": ["stylize", "clip.mp4", "-s", "style.png", "-o", "nowhere/o.mp4"],
     "huge size": ["image", "photo.png", "-s", "style.png", "-o", "o.png", "--size", "40000", "--upscale"],  # never above the input unless asked
     "eval frame counts differ": ["eval", "clip.mp4", "--source", "short/s.####.png"],
+    "deflicker strength without --deflicker": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker-strength", "8"],
+    "negative deflicker strength": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker", "--deflicker-strength", "-1"],
+    "--deflicker with --passes": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker", "--passes", "2"],
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from .errors import UsageError
 
 __all__ = [
-    "CODEC", "CONTENT_LAYER", "CRF", "EXECUTION_FIELDS", "FLOW_PRESETS", "PIX_FMT", "STYLE_LAYERS",
+    "CODEC", "CONTENT_LAYER", "CRF", "DeflickerSettings", "EXECUTION_FIELDS", "FLOW_PRESETS", "PIX_FMT", "STYLE_LAYERS",
     "StyleConfig", "TrainConfig", "VIDEO_FIRST_ITERS", "VIDEO_ITERS", "option_fields"
 ]
 
@@ -264,6 +264,43 @@ def option_fields(*groups: str) -> list:
 
 # Settings that change how a render is executed, not its frames: a resumed render may change them.
 EXECUTION_FIELDS = ("device", "threads", "codec", "crf", "pix_fmt", "backend", "ray_address", "workers", "devices")
+
+
+@dataclass(frozen=True)
+class DeflickerSettings:
+    """How the deflicker stage (vidstyle.deflicker) holds a processed video to its own past, for
+    ``vidstyle deflicker`` and ``vidstyle stylize --deflicker`` alike. The flow, long-term offsets,
+    scene cuts and still pixels are the :class:`StyleConfig`'s.
+
+    The defaults suit a flickering grade or filter (the flicker is in the base band and the global
+    colour; docs/BENCHMARKS.md, "Deflicker": 3.4x closer to the unjittered frames on the synthetic
+    case); :meth:`strokes` suits per-frame style transfer, whose strokes are repainted each frame."""
+
+    # The weight of the temporal term in the base band (a blur of sigma ``detail_sigma``): how many
+    # earlier frames a pixel's base is averaged over, at most.
+    strength: float = 4.0
+    detail_sigma: float = 4.0
+    # 0: the detail band is the processed frame's own (a grade's detail does not flicker).
+    detail_strength: float = 0.0
+    # How many earlier frames each frame's global colour relation to its source is averaged over.
+    colour_strength: float = 16.0
+
+    @classmethod
+    def strokes(cls) -> "DeflickerSettings":
+        """For per-frame style transfer: the base held over 16 frames and the detail (the strokes)
+        over one, its contrast restored. On a per-frame render of the city clip: warping error
+        0.24x the input's at Gram 1.48x and 8.1/255 mean change (docs/BENCHMARKS.md, "Deflicker")."""
+        return cls(strength=16.0, detail_strength=1.0)
+
+    def validate(self) -> "DeflickerSettings":
+        for name in ("strength", "detail_sigma", "detail_strength", "colour_strength"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        return self
+
+    def record(self) -> dict[str, float]:
+        """The settings as a render's sidecar records them."""
+        return {name: getattr(self, name) for name in ("strength", "detail_sigma", "detail_strength", "colour_strength")}
 
 
 @dataclass(frozen=True)

@@ -22,21 +22,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 import flow
 
-from .config import StyleConfig
-from .engine import FrameReport, HistoryEntry, PreparedFrame
+from .config import DeflickerSettings, StyleConfig
+from .engine import Engine, FrameReport, HistoryEntry, PreparedFrame
 from .frames import Frame, resize
 from .temporal import frame_pair, is_scene_cut
 
 if TYPE_CHECKING:
     from .optimize import Progress
 
-__all__ = ["DeflickerEngine", "colour_relation", "deflicker_frame", "gaussian_like", "hold_colour", "output_age", "restore_contrast"]
+__all__ = ["DeflickerEngine", "DeflickerStage", "DeflickeredEngine", "HeldFrame", "colour_relation", "deflicker_frame", "gaussian_like", "hold_colour", "output_age", "restore_contrast"]
 
 
 def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list[np.ndarray], strength: float,
@@ -181,6 +182,97 @@ def output_age(masks: list[np.ndarray], ages: list[np.ndarray], cap: float) -> n
     return np.minimum(age, max(cap, 1.0))
 
 
+@dataclass(frozen=True)
+class HeldFrame:
+    """What :meth:`DeflickerStage.hold` made of one frame: ``output`` (H, W, 3), matted when a matte
+    was given; ``held``, the deflickered frame before the matte; and what a :class:`FrameReport`
+    says of it."""
+
+    output: np.ndarray
+    held: np.ndarray
+    fresh_start: bool
+    scene_cut: bool
+    reliable_fraction: float | None
+    warp_error: float | None
+
+
+class DeflickerStage:
+    """The deflicker state between frames and the step that advances it, for the two engines that
+    use it: :class:`DeflickerEngine` (``vidstyle deflicker``: the frames come processed) and
+    :class:`DeflickeredEngine` (``stylize --deflicker``: another engine processes them first).
+
+    Args:
+        size: working size (width, height).
+        config: ``flow``, ``flow_preset``, ``flow_scale``, ``long_term``, ``scene_cut_reliable`` and
+            ``still_threshold`` are used.
+        settings: the bands' and the colour's strengths (:class:`~vidstyle.config.DeflickerSettings`).
+        depth: frames of history kept (default: the largest long-term offset; a wrapper keeping
+            its engine's history beside this one asks for at least that engine's depth).
+    """
+
+    def __init__(self, size: tuple[int, int], config: StyleConfig, settings: DeflickerSettings, depth: int | None = None):
+        self.size = size
+        self.config = config
+        self.settings = settings.validate()
+        self.depth = max(max(config.long_term), depth or 0)
+        self.history: list[HistoryEntry] = []
+
+    def restore(self, entries: list[HistoryEntry]) -> None:
+        self.history = list(entries)[-self.depth:]
+
+    def hold(self, processed: np.ndarray, source: np.ndarray, number: int, pair: flow.FlowPair | None = None,
+             previous_number: int | None = None, mask: np.ndarray | None = None,
+             outside: np.ndarray | None = None) -> HeldFrame:
+        """Deflicker frame ``number``: ``processed`` (H, W, 3) in [0, 1], made from ``source`` (the
+        original at the working size). ``pair``: the flow pair from the original frame
+        ``previous_number`` to this one, when already computed (else it is computed here when the
+        history needs it). ``mask`` (H', W') in [0, 1]: the output is ``mask * held + (1 - mask) *
+        outside`` (``outside`` default: ``processed``); later frames are held to ``held``."""
+        settings = self.settings
+        warped: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
+        ages: list[np.ndarray] = []
+        cap = max(settings.strength, settings.detail_strength)
+        reliable, cut, error = None, False, None
+        if self.history:
+            previous = self.history[-1]
+            if pair is None or previous_number != previous.number:
+                pair = frame_pair(previous.source, source, self.config)
+            reliable, cut = float(pair.reliability.mean()), is_scene_cut(pair, self.config.scene_cut_reliable)
+            if cut:
+                self.history = []
+            else:
+                covered = np.zeros(source.shape[:2], np.float32)
+                for offset in sorted(self.config.long_term):
+                    if offset > len(self.history):
+                        break
+                    entry = self.history[-offset]
+                    step = pair if offset == 1 else frame_pair(entry.source, source, self.config)
+                    masks.append(np.clip(step.reliability - covered, 0.0, 1.0))
+                    covered = np.clip(covered + masks[-1], 0.0, 1.0)
+                    warped.append(flow.warp(entry.target if entry.target is not None else entry.output, step.backward))
+                    # An entry restored without its age (an older state file, a re-read output) counts as settled.
+                    ages.append(flow.warp(entry.age, step.backward) if entry.age is not None else np.full(source.shape[:2], cap, np.float32))
+        if warped and settings.colour_strength > 0:
+            previous = self.history[-1]
+            settled = float(previous.age.mean()) if previous.age is not None else cap
+            previous_held = previous.target if previous.target is not None else previous.output
+            processed = hold_colour(processed, source, previous_held, previous.source, min(settings.colour_strength, settled))
+        held = deflicker_frame(processed, warped, masks, settings.strength, settings.detail_sigma, settings.detail_strength, ages)
+        held = np.clip(held, 0.0, 1.0, out=held if held is not processed else None)
+        age = output_age(masks, ages, cap) if warped else np.ones(source.shape[:2], np.float32)
+        output, target = held, None
+        if mask is not None:
+            matte = np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), self.size), 0.0, 1.0)[..., None]
+            output, target = matte * held + (1.0 - matte) * (processed if outside is None else outside), held
+        if warped and pair is not None:
+            from .metrics import warped_frame_error
+
+            error = warped_frame_error(output, warped[0], pair.reliability)  # warped[0]: the previous output, by ``pair``
+        self.history = (self.history + [HistoryEntry(number, source, output, target=target, age=age)])[-self.depth:]
+        return HeldFrame(output, held, fresh_start=not warped, scene_cut=cut, reliable_fraction=reliable, warp_error=error)
+
+
 class DeflickerEngine:
     """The engine of ``vidstyle deflicker``: frames in are the processed video's; ``original`` yields
     the frames they were made from, in the same order (0-based ``index`` matches).
@@ -188,31 +280,24 @@ class DeflickerEngine:
     Args:
         original: iterable of :class:`Frame` of the original video (any size; resized to ``size``).
         size: working size (width, height): the processed frames' own.
-        config: ``flow``, ``long_term``, ``scene_cut_reliable`` and ``still_threshold`` are used.
-        strength: the weight of the temporal term (0: output = processed).
+        config: as for :class:`DeflickerStage`.
+        settings: the bands' and the colour's strengths (default: a grade's,
+            :class:`~vidstyle.config.DeflickerSettings`).
     """
 
-    def __init__(self, original: Iterable[Frame], size: tuple[int, int], config: StyleConfig, strength: float,
-                 detail_sigma: float = 0.0, detail_strength: float = 0.0, colour_strength: float = 0.0):
-        if strength < 0:
-            raise ValueError(f"--strength must be >= 0, got {strength}")
-        if detail_sigma < 0:
-            raise ValueError(f"--detail-sigma must be >= 0, got {detail_sigma}")
-        if detail_strength < 0:
-            raise ValueError(f"--detail-strength must be >= 0, got {detail_strength}")
-        if colour_strength < 0:
-            raise ValueError(f"--colour-strength must be >= 0, got {colour_strength}")
+    def __init__(self, original: Iterable[Frame], size: tuple[int, int], config: StyleConfig,
+                 settings: DeflickerSettings | None = None):
         self.original = iter(original)
         self.size = size
         self.config = config
-        self.strength = strength
-        self.detail_sigma = detail_sigma
-        self.detail_strength = detail_strength
-        self.colour_strength = colour_strength
-        self.depth = max(config.long_term)
-        self.history: list[HistoryEntry] = []
+        self.stage = DeflickerStage(size, config, settings or DeflickerSettings())
+        self.depth = self.stage.depth
         self.stylised: np.ndarray | None = None
         self._original: Frame | None = None
+
+    @property
+    def history(self) -> list[HistoryEntry]:
+        return self.stage.history
 
     def _original_at(self, index: int) -> np.ndarray:
         """The original frame at ``index`` at the working size (frames are asked for in order)."""
@@ -233,56 +318,78 @@ class DeflickerEngine:
             previous, previous_number = source, frame.number
 
     def restore(self, entries: list[HistoryEntry]) -> None:
-        self.history = list(entries)[-self.depth:]
+        self.stage.restore(entries)
 
     def process(self, frame: Frame | PreparedFrame, progress: Callable[[Progress], None] | None = None,
                 mask: np.ndarray | None = None) -> tuple[Frame, FrameReport]:
         started = time.perf_counter()
         prepared = frame if isinstance(frame, PreparedFrame) else next(self.prepare([frame]))
         current = prepared.frame
-        processed = resize(current.image, self.size)
-        source = prepared.source
-        warped: list[np.ndarray] = []
-        masks: list[np.ndarray] = []
-        ages: list[np.ndarray] = []
-        cap = max(self.strength, self.detail_strength)
-        reliable, cut, error = None, False, None
-        pair: flow.FlowPair | None = None
-        if self.history:
-            previous = self.history[-1]
-            pair = prepared.pair if prepared.pair is not None and prepared.previous_number == previous.number else frame_pair(previous.source, source, self.config)
-            reliable, cut = float(pair.reliability.mean()), is_scene_cut(pair, self.config.scene_cut_reliable)
-            if cut:
-                self.history = []
-            else:
-                covered = np.zeros(source.shape[:2], np.float32)
-                for offset in sorted(self.config.long_term):
-                    if offset > len(self.history):
-                        break
-                    entry = self.history[-offset]
-                    step = pair if offset == 1 else frame_pair(entry.source, source, self.config)
-                    masks.append(np.clip(step.reliability - covered, 0.0, 1.0))
-                    covered = np.clip(covered + masks[-1], 0.0, 1.0)
-                    warped.append(flow.warp(entry.output, step.backward))
-                    # An entry restored without its age (an older state file, a re-read output) counts as settled.
-                    ages.append(flow.warp(entry.age, step.backward) if entry.age is not None else np.full(source.shape[:2], cap, np.float32))
-        if warped and self.colour_strength > 0:
-            previous = self.history[-1]
-            settled = float(previous.age.mean()) if previous.age is not None else cap
-            processed = hold_colour(processed, source, previous.output, previous.source, min(self.colour_strength, settled))
-        output = deflicker_frame(processed, warped, masks, self.strength, self.detail_sigma, self.detail_strength, ages)
-        output = np.clip(output, 0.0, 1.0, out=output if output is not processed else None)
-        age = output_age(masks, ages, cap) if warped else np.ones(source.shape[:2], np.float32)
-        self.stylised = output
-        if mask is not None:
-            matte = np.clip(resize(np.ascontiguousarray(mask, dtype=np.float32), self.size), 0.0, 1.0)[..., None]
-            output = matte * output + (1.0 - matte) * processed
-        if warped and pair is not None:
-            from .metrics import warped_frame_error
-
-            error = warped_frame_error(output, warped[0], pair.reliability)  # warped[0]: the previous output, by ``pair``
-        self.history = (self.history + [HistoryEntry(current.number, source, output, age=age)])[-self.depth:]
+        step = self.stage.hold(resize(current.image, self.size), prepared.source, current.number, prepared.pair,
+                               prepared.previous_number, mask)
+        self.stylised = step.held
         report = FrameReport(index=current.index, number=current.number, iterations=0, loss=float("nan"),
-                             seconds=time.perf_counter() - started, fresh_start=not warped, scene_cut=cut,
-                             reliable_fraction=reliable, warp_error=error)
-        return current.with_image(output), report
+                             seconds=time.perf_counter() - started, fresh_start=step.fresh_start, scene_cut=step.scene_cut,
+                             reliable_fraction=step.reliable_fraction, warp_error=step.warp_error)
+        return current.with_image(step.output), report
+
+
+class DeflickeredEngine:
+    """An :class:`~vidstyle.engine.Engine` whose frames are another engine's, deflickered in the same
+    pass (``vidstyle stylize --deflicker``): what ``vidstyle deflicker`` would make of the wrapped
+    engine's output, with the flow of the input frames, without writing and re-reading a video.
+
+    The wrapped engine keeps its own state and sees frames exactly as it would alone (the stage
+    does not feed its output back), so ``--deflicker`` is a post-process of that engine's render.
+    A flow pair the wrapped engine computes is reused; one that needs none (a transfer network)
+    gets one computed in :meth:`prepare`, on the prefetch thread. The history is the stage's, each
+    entry carrying the wrapped engine's own for that frame (``HistoryEntry.inner``), so a resumed
+    render restores both. A matte (``mask``) is the stage's: the wrapped engine stylises the whole
+    frame, and the deflickered frame is composited over the input."""
+
+    def __init__(self, engine: Engine, config: StyleConfig, settings: DeflickerSettings):
+        self.engine = engine
+        self.config = config
+        self.stage = DeflickerStage(engine.size, config, settings, depth=engine.depth)
+        self.stylised: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.engine.size
+
+    @property
+    def depth(self) -> int:
+        return self.stage.depth
+
+    @property
+    def history(self) -> list[HistoryEntry]:
+        inner = {entry.number: entry for entry in self.engine.history}
+        return [replace(entry, inner=inner.get(entry.number)) for entry in self.stage.history]
+
+    def prepare(self, frames: Iterable[Frame]) -> Iterator[PreparedFrame]:
+        previous: PreparedFrame | None = None
+        for prepared in self.engine.prepare(frames):
+            if prepared.pair is None and previous is not None:
+                prepared = replace(prepared, pair=frame_pair(previous.source, prepared.source, self.config),
+                                   previous_number=previous.frame.number)
+            yield prepared
+            previous = prepared
+
+    def restore(self, entries: list[HistoryEntry]) -> None:
+        self.stage.restore(entries)
+        # An entry without the wrapped engine's record (re-read from an output file) stands in for it.
+        self.engine.restore([entry.inner or HistoryEntry(entry.number, entry.source, entry.output, entry.target) for entry in entries])
+
+    def process(self, frame: Frame | PreparedFrame, progress: Callable[[Progress], None] | None = None,
+                mask: np.ndarray | None = None) -> tuple[Frame, FrameReport]:
+        started = time.perf_counter()
+        prepared = frame if isinstance(frame, PreparedFrame) else PreparedFrame(frame, resize(frame.image, self.size), None)
+        stylised, inner = self.engine.process(prepared, progress=progress)
+        processed = self.engine.stylised if self.engine.stylised is not None else stylised.image
+        step = self.stage.hold(processed, prepared.source, prepared.frame.number, prepared.pair, prepared.previous_number,
+                               mask, outside=prepared.source)
+        self.stylised = step.held
+        report = replace(inner, seconds=time.perf_counter() - started, fresh_start=step.fresh_start,
+                         scene_cut=inner.scene_cut or step.scene_cut, reliable_fraction=step.reliable_fraction,
+                         warp_error=step.warp_error)
+        return stylised.with_image(step.output), report

@@ -64,13 +64,18 @@ class HistoryEntry:
     ``output``.
 
     ``age``: how many frames ``output`` already averages per pixel, (H, W) (the deflicker engine's
-    running-mean weight, :func:`vidstyle.deflicker.deflicker_frame`); None for engines without one."""
+    running-mean weight, :func:`vidstyle.deflicker.deflicker_frame`); None for engines without one.
+
+    ``inner``: a wrapping engine's record of the engine it wraps, for the same frame (``stylize
+    --deflicker``: the stylising engine's own entry, its output before deflickering), so that a
+    resumed render restores both; None for engines that wrap none."""
 
     number: int
     source: np.ndarray
     output: np.ndarray
     target: np.ndarray | None = None
     age: np.ndarray | None = None
+    inner: HistoryEntry | None = None
 
 
 @runtime_checkable

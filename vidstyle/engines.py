@@ -33,8 +33,18 @@ def build_engine(request: StylizeRequest, size: tuple[int, int], styles: list, d
     arbitrary-style decoders (``config.engine == "arbitrary"``), or the
     optimiser with its temporal term (``stylizer``: an already built
     :class:`~vidstyle.optimize.Stylizer` to reuse, else one is built from ``styles``), started from a
-    network's output with ``init_model``. The one place that chooses, for the local loop and the
-    scale-out's workers alike."""
+    network's output with ``init_model``; with ``deflicker``, wrapped in the deflicker stage
+    (:class:`~vidstyle.deflicker.DeflickeredEngine`). The one place that chooses, for the local loop
+    and the scale-out's workers alike."""
+    engine = _stylising_engine(request, size, styles, device, stylizer)
+    if request.deflicker is None:
+        return engine
+    from .deflicker import DeflickeredEngine
+
+    return DeflickeredEngine(engine, request.config, request.deflicker)
+
+
+def _stylising_engine(request: StylizeRequest, size: tuple[int, int], styles: list, device: Any, stylizer: Any) -> Engine:
     config = request.config
     if request.model:
         from .model.engine import ModelEngine

@@ -79,6 +79,7 @@ def render_settings(request: StylizeRequest, size: tuple[int, int], source: Sour
         "init_model": {"path": os.path.abspath(request.init_model), "sha256": file_digest(request.init_model)} if request.init_model else None,
         "style_keys": request.style_keys.record() if request.style_keys is not None else None,
         "mask": mask_record(request.mask),
+        "deflicker": request.deflicker.record() if request.deflicker is not None else None,
         "size": list(size),
         "config": {k: v for k, v in dataclasses.asdict(request.config).items() if k not in EXECUTION_FIELDS},
         "colour": colour_record(request, source),
@@ -147,6 +148,10 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         raise UsageError("--model renders with a trained network; --engine arbitrary with the decoders: give one of them")
     if config.passes > 1 and (request.model or request.mask):
         raise UsageError("--passes refines frames with the optimiser: it takes no --model and no --mask")
+    if config.passes > 1 and request.deflicker is not None:
+        raise UsageError("--passes makes the optimiser's frames consistent itself: it takes no --deflicker")
+    if request.deflicker is not None:
+        request.deflicker.validate()
     if request.model:
         check_model_request(request, size)
     elif config.engine == "optimizer":
@@ -242,6 +247,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
     from .device import configure_cpu_threads
 
     config = request.config.validate()
+    strengths = request.settings.validate()
     sequence_out = is_pattern(request.output)
     if sequence_out:
         for name in (request.processed, request.original):
@@ -265,10 +271,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             "command": "deflicker",
             "processed": os.path.abspath(request.processed),
             "original": os.path.abspath(request.original),
-            "strength": request.strength,
-            "detail_sigma": request.detail_sigma,
-            "detail_strength": request.detail_strength,
-            "colour_strength": request.colour_strength,
+            **strengths.record(),
             "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "flow_scale", "long_term", "scene_cut_reliable", "still_threshold")},
             "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
@@ -281,8 +284,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
         sink.abort()
         raise
     configure_cpu_threads(config.threads)
-    engine = DeflickerEngine(original.frames, size, config, request.strength, request.detail_sigma, request.detail_strength,
-                             request.colour_strength)
+    engine = DeflickerEngine(original.frames, size, config, strengths)
     try:
         if progress is None:
             return render(processed, engine, sink, resume=resume, start_number=request.start_number)

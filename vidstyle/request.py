@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .config import StyleConfig
+from .config import DeflickerSettings, StyleConfig
 from .style_keys import StyleKeys
 
 __all__ = ["DeflickerRequest", "StylizeRequest"]
@@ -36,6 +36,8 @@ class StylizeRequest:
             optimiser; its styles are its own (``styles`` must then be empty).
         init_model: a transfer network whose output starts the optimiser on every fresh frame and
             fills the unreliable pixels of later ones (the hybrid; ``styles`` are the optimiser's).
+        deflicker: ``--deflicker``: every stylised frame goes through the deflicker stage in the same
+            pass, with flow on the input (:class:`vidstyle.deflicker.DeflickeredEngine`); None: not.
     """
 
     input: str
@@ -51,6 +53,7 @@ class StylizeRequest:
     overwrite: bool = False
     model: str | None = None
     init_model: str | None = None
+    deflicker: DeflickerSettings | None = None
 
     def blend_weights(self) -> list[float]:
         """The style weights as the blend uses them (summing to 1), so 0.7 0.3 and 7 3 record alike."""
@@ -66,13 +69,7 @@ class DeflickerRequest:
         processed: the flickering video or frame pattern (it decides the output's size and timing).
         original: the video or frame pattern it was made from (any size, the same frame count).
         output: video file or frame pattern.
-        strength: weight of the temporal term against staying close to the processed frame.
-        detail_sigma: the frame is split at a Gaussian blur of this sigma (pixels) into a base and a
-            detail band (0: one band, every frequency held with ``strength``).
-        detail_strength: the weight of the temporal term in the detail band (0: the detail is the
-            processed frame's own).
-        colour_strength: how many earlier frames the global colour (each frame's per-channel
-            affine relation to its source) is averaged over, at most (0: not held).
+        settings: how strongly each band and the global colour are held (:class:`DeflickerSettings`).
         config: flow, ``long_term``, scene-cut and still-pixel settings, encoder, threads.
         frames, fps, start_number, overwrite: as for :class:`StylizeRequest` (``frames`` selects the
             same frames of both inputs when they are sequences).
@@ -81,10 +78,7 @@ class DeflickerRequest:
     processed: str
     original: str
     output: str
-    strength: float = 4.0
-    detail_sigma: float = 4.0
-    detail_strength: float = 0.0
-    colour_strength: float = 16.0
+    settings: DeflickerSettings = field(default_factory=DeflickerSettings)
     config: StyleConfig = field(default_factory=StyleConfig.video)
     frames: str | None = None
     fps: Fraction | None = None

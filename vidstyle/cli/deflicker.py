@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import StyleConfig
+from ..config import DeflickerSettings, StyleConfig
 from ..request import DeflickerRequest
 from . import options
 
-DEFAULT_STRENGTH = DeflickerRequest.__dataclass_fields__["strength"].default
-DEFAULT_DETAIL_SIGMA = DeflickerRequest.__dataclass_fields__["detail_sigma"].default
-DEFAULT_DETAIL_STRENGTH = DeflickerRequest.__dataclass_fields__["detail_strength"].default
-DEFAULT_COLOUR_STRENGTH = DeflickerRequest.__dataclass_fields__["colour_strength"].default
+DEFAULTS = DeflickerSettings()
+DEFAULT_STRENGTH = DEFAULTS.strength
+DEFAULT_DETAIL_SIGMA = DEFAULTS.detail_sigma
+DEFAULT_DETAIL_STRENGTH = DEFAULTS.detail_strength
+DEFAULT_COLOUR_STRENGTH = DEFAULTS.colour_strength
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -55,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = options.config_from(args, StyleConfig.video(), long_term=options.long_term(args.long_term))
     request = DeflickerRequest(
-        processed=args.processed, original=args.source, output=args.output, strength=args.strength, detail_sigma=args.detail_sigma,
-        detail_strength=args.detail_strength, colour_strength=args.colour_strength, config=config,
+        processed=args.processed, original=args.source, output=args.output, config=config,
+        settings=DeflickerSettings(strength=args.strength, detail_sigma=args.detail_sigma, detail_strength=args.detail_strength,
+                                   colour_strength=args.colour_strength),
         frames=args.frames, fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number,
         overwrite=args.overwrite,
     )

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
-from ..config import StyleConfig
+from ..config import DeflickerSettings, StyleConfig
+from ..errors import UsageError
 from ..request import StylizeRequest
 from . import options
+
+# --deflicker's defaults: per-frame style transfer's (strokes repainted each frame), not a grade's.
+DEFLICKER = DeflickerSettings.strokes()
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -38,6 +43,14 @@ def add_parser(commands) -> argparse.ArgumentParser:
     stylize.add_argument("--mask", metavar="MASK",
                          help="stylise only where this matte is white (an image, a video, a frame pattern, or 'alpha' for the "
                          "input's own alpha); elsewhere the output is the input, soft edges blend")
+    stylize.add_argument("--deflicker", action="store_true",
+                         help="deflicker the stylised frames in the same pass, with flow on the input (what `vidstyle deflicker` "
+                         "does to a finished render): for the one-pass engines (--model, --engine arbitrary) and --no-temporal")
+    stylize.add_argument("--deflicker-strength", type=float, metavar="S",
+                         help=f"--deflicker: frames the base band (a blur) is averaged over, at most (default: {DEFLICKER.strength:g})")
+    stylize.add_argument("--deflicker-detail-strength", type=float, metavar="S",
+                         help="--deflicker: the same in the detail band, the strokes, with their contrast restored; 0 keeps each "
+                         f"frame's own strokes (default: {DEFLICKER.detail_strength:g})")
     options.add_config_options(stylize, "style", "optimizer", "engine", "device", "video", "colour", "encode", "scale", defaults=StyleConfig.video())
     options.add_common(stylize)
     stylize.set_defaults(func=run)
@@ -55,11 +68,22 @@ def request_from(args: argparse.Namespace) -> StylizeRequest:
         count = read_info(args.model).architecture.styles
     weights = options.style_weights(args.style_weights, count)
     keys = options.style_keys(args.style_keys, args.style_weights, count)
-    return StylizeRequest(
+    return StylizeRequest(deflicker=deflicker_settings(args),
         input=args.input, output=args.output, styles=styles, config=config, model=args.model, init_model=args.init_model,
         style_weights=tuple(weights) if weights else None, style_keys=keys, mask=args.mask, frames=args.frames,
         fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number, overwrite=args.overwrite,
     )
+
+
+def deflicker_settings(args: argparse.Namespace) -> DeflickerSettings | None:
+    """``--deflicker`` and its strengths; a strength without ``--deflicker`` is refused."""
+    given = {name: value for name, value in (("strength", args.deflicker_strength), ("detail_strength", args.deflicker_detail_strength))
+             if value is not None}
+    if not args.deflicker:
+        if given:
+            raise UsageError(f"--deflicker-{next(iter(given)).replace('_', '-')} sets --deflicker's strength: add --deflicker")
+        return None
+    return replace(DEFLICKER, **given).validate()
 
 
 def run(args: argparse.Namespace) -> int:

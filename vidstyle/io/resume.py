@@ -126,21 +126,44 @@ def read_state(path: Path) -> list[HistoryEntry]:
     try:
         with np.load(path) as data:
             numbers = data["numbers"].tolist()
-            ages = data["ages"] if "ages" in data.files else None
-            return [HistoryEntry(int(n), data["sources"][i], data["outputs"][i], age=None if ages is None else ages[i])
-                    for i, n in enumerate(numbers)]
+            sources, outputs = data["sources"], data["outputs"]
+            ages = _optional(data, "ages", len(numbers))
+            targets = _optional(data, "targets", len(numbers))
+            inner = _optional(data, "inner_outputs", len(numbers))
+            entries = []
+            for i, n in enumerate(numbers):
+                own = inner[i]
+                entries.append(HistoryEntry(int(n), sources[i], outputs[i], target=targets[i], age=ages[i],
+                                            inner=None if own is None else HistoryEntry(int(n), sources[i], own)))
+            return entries
     except (OSError, ValueError, KeyError):
         return []  # a damaged state only costs exactness: the resume falls back to the output files
+
+
+def _optional(data: Any, name: str, count: int) -> list[np.ndarray | None]:
+    """A per-entry array that only some entries have (stored stacked, with ``NAME_present``)."""
+    if name not in data.files:
+        return [None] * count
+    present = data[f"{name}_present"] if f"{name}_present" in data.files else np.ones(count, bool)
+    stacked = data[name]
+    return [stacked[i] if present[i] else None for i in range(count)]
 
 
 def write_state(path: Path, entries: list[HistoryEntry]) -> None:
     if not entries:
         return
 
-    # The deflicker engine's per-pixel ages go along when every entry has one, so a resumed run
-    # weighs its history as the unbroken run did.
-    ages = [e.age for e in entries]
-    extra = {"ages": np.stack(ages)} if all(a is not None for a in ages) else {}
+    # What some engines keep beside each output goes along, so a resumed run continues as the
+    # unbroken run would: the deflicker stage's per-pixel ages, a matte's targets (what later
+    # frames are held to), and a wrapped engine's own outputs (stylize --deflicker).
+    extra: dict[str, np.ndarray] = {}
+    for name, values in (("ages", [e.age for e in entries]), ("targets", [e.target for e in entries]),
+                         ("inner_outputs", [e.inner.output if e.inner is not None else None for e in entries])):
+        present = [v is not None for v in values]
+        if any(present):
+            like = next(v for v in values if v is not None)
+            extra[name] = np.stack([v if v is not None else np.zeros_like(like) for v in values])
+            extra[f"{name}_present"] = np.array(present)
 
     def write(stream):
         np.savez(
