@@ -11,11 +11,16 @@
   U(-0.05, 0.05) per channel. The original is the clean move, the processed is the jittered one, and
   the answer is known: the mean absolute error to the clean frames, against the input's.
   Target: at least 3× closer.
+- ``arbitrary``: ``stylize --engine arbitrary --deflicker`` (issue 19 item 3): the shipped decoders'
+  per-frame output on the same clip frames, alone, with their own stabiliser (``--stabilise``, the
+  default of ``--engine arbitrary`` on a video), and through the deflicker stage in the same pass
+  (:class:`~vidstyle.deflicker.DeflickeredEngine`, ``--deflicker``'s defaults unless a variant says
+  otherwise). Same three measures, against the per-frame output.
 - ``speed``: frames per second of the whole command (``deflicker_video``: decode both inputs, flow,
   the closed form, encode) at 640×360, from the clip scaled to that size with the synthetic jitter as
   the "processed" video. Wall and process CPU time. Target: at least 20 frames a second.
 
-    python bench/deflicker.py [--cases city,synthetic,speed] [--variant strength=16,detail_strength=0.5 ...]
+    python bench/deflicker.py [--cases city,arbitrary,synthetic,speed] [--variant strength=16,detail_strength=0.5 ...]
 
 A variant sets ``strength``, ``detail_sigma``, ``detail_strength`` (DeflickerSettings fields) and any
 StyleConfig field (``flow_preset=fast``); with none, the defaults alone. Prints a table row per case
@@ -87,8 +92,8 @@ def deflicker(processed: list[np.ndarray], original: list[np.ndarray], config: S
     return [engine.process(Frame(image, i, i))[0].image for i, image in enumerate(processed)]
 
 
-def split(variant: dict) -> tuple[dict, dict]:
-    defaults = DeflickerSettings().record()
+def split(variant: dict, base: DeflickerSettings | None = None) -> tuple[dict, dict]:
+    defaults = (base or DeflickerSettings()).record()
     engine_args = {**defaults, **{k: float(v) for k, v in variant.items() if k in ENGINE_FIELDS}}
     config_args = {k: parse_value(v) for k, v in variant.items() if k not in ENGINE_FIELDS}
     return engine_args, config_args
@@ -128,6 +133,44 @@ def city(args, variants, network, style) -> list[dict]:
                      "change_255": change, "input_warping_error": input_warp, "input_gram": input_gram})
         print(f"city  {label(variant):48s} warping {warp / input_warp:6.3f}x  Gram {gram / input_gram:5.3f}x  "
               f"change {change:5.2f}/255", flush=True)
+    return rows
+
+
+def arbitrary(args, variants, network, style) -> list[dict]:
+    from vidstyle.deflicker import DeflickeredEngine
+    from vidstyle.metrics import style_distance, warping_errors
+    from vidstyle.model.arbitrary import ArbitraryEngine, build_arbitrary
+
+    frames = read_video(CITY, 0, args.frames)
+    size = fit_longest_side(frames[0].shape[1], frames[0].shape[0], args.size)
+    sources = [resize(f, size) for f in frames]
+    config = StyleConfig.video().with_(size=args.size, device="cpu", engine="arbitrary")
+    stylizer = build_arbitrary(config, [style], size, "cpu", network=network)
+
+    def run(engine) -> tuple[list[np.ndarray], float]:
+        started = time.process_time()
+        outputs = [np.round(engine.process(p)[0].image * 255) / 255 for p in engine.prepare(Frame(f, i, i) for i, f in enumerate(frames))]
+        return outputs, time.process_time() - started
+
+    per_frame, cpu = run(ArbitraryEngine(stylizer, size, config, stabilise=0.0))
+    input_warp = float(np.mean(warping_errors(per_frame, sources)[0]))
+    input_gram = float(np.mean([style_distance(network, p, style) for p in per_frame]))
+    print(f"arbitrary per-frame: {1000 * cpu / len(frames):.0f} ms CPU a frame at {size[0]}x{size[1]}", flush=True)
+    rows = []
+    cases = [("stabilise=0.5 (its own)", ArbitraryEngine(stylizer, size, config, stabilise=0.5), {})]
+    for variant in variants:
+        engine_args, config_args = split(variant, DeflickerSettings.strokes())
+        cases.append((f"--deflicker {label(variant)}", DeflickeredEngine(ArbitraryEngine(stylizer, size, config, stabilise=0.0),
+                      dataclasses.replace(config, **config_args).validate(), DeflickerSettings(**engine_args)), variant))
+    for name, engine, variant in cases:
+        outputs, cpu = run(engine)
+        warp = float(np.mean(warping_errors(outputs, sources)[0]))
+        gram = float(np.mean([style_distance(network, o, style) for o in outputs]))
+        change = 255 * float(np.mean([np.abs(o - p).mean() for o, p in zip(outputs, per_frame)]))
+        rows.append({"case": "arbitrary", "variant": name, "warping_ratio": warp / input_warp, "gram_ratio": gram / input_gram,
+                     "change_255": change, "cpu_ms_per_frame": 1000 * cpu / len(frames)})
+        print(f"arbitrary {name:44s} warping {warp / input_warp:6.3f}x  Gram {gram / input_gram:5.3f}x  change {change:5.2f}/255  "
+              f"{1000 * cpu / len(frames):.0f} ms CPU a frame", flush=True)
     return rows
 
 
@@ -178,7 +221,7 @@ def main(argv=None) -> int:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", default="city,synthetic,speed")
+    parser.add_argument("--cases", default="city,arbitrary,synthetic,speed")
     parser.add_argument("--variant", action="append", default=[], metavar="FIELD=VALUE[,FIELD=VALUE]")
     parser.add_argument("--size", type=int, default=96, help="working size of the city render")
     parser.add_argument("--frames", type=int, default=24, help="frames of the city render")
@@ -198,6 +241,11 @@ def main(argv=None) -> int:
 
         network = VGG19Features.load()
         rows += city(args, variants, network, read_image(SAMPLES / f"{args.style}.jpg")[0])
+    if "arbitrary" in cases:
+        from vidstyle.features import VGG19Features
+        from vidstyle.io.image import read_image
+
+        rows += arbitrary(args, variants, VGG19Features.load(), read_image(SAMPLES / f"{args.style}.jpg")[0])
     if "synthetic" in cases:
         rows += synthetic(args, variants)
     if "speed" in cases:

@@ -262,3 +262,20 @@ def test_stylize_deflicker_steadies_the_arbitrary_engine_end_to_end(clips, capsy
     before, _ = warping_errors([f.image for f in VideoReader(folder / "flicker.mp4")], sources)
     after, _ = warping_errors([f.image for f in VideoReader(folder / "steady.mp4")], sources)
     assert np.mean(after) < 0.7 * np.mean(before), (np.mean(before), np.mean(after))
+
+
+def test_the_detail_octaves_add_back_up_to_the_frame():
+    """Held octave by octave, a history that agrees with the frame gives the frame back: the octaves
+    (finest 0.5 px, then 1, 2, 4) telescope to the frame minus its base, and restoring contrast
+    that nothing lowered changes nothing. A history that disagrees moves it."""
+    from vidstyle.deflicker import octave_sigmas
+
+    assert octave_sigmas(4.0) == [0.5, 1.0, 2.0, 4.0] and octave_sigmas(0.3) == [0.3]
+    rng = np.random.default_rng(1)
+    frame = rng.uniform(0, 1, (24, 32, 3)).astype(np.float32)
+    trusted = [np.ones((24, 32), np.float32)]
+    for strength in (0.0, 16.0):
+        same = deflicker_frame(frame, [frame.copy()], trusted, strength, detail_sigma=4.0, detail_strength=1.0)
+        assert np.allclose(same, frame, atol=1e-4)
+    other = deflicker_frame(frame, [rng.uniform(0, 1, frame.shape).astype(np.float32)], trusted, 16.0, 4.0, 1.0)
+    assert np.abs(other - frame).mean() > 0.02

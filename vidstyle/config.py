@@ -289,7 +289,7 @@ class DeflickerSettings:
     def strokes(cls) -> "DeflickerSettings":
         """For per-frame style transfer: the base held over 16 frames and the detail (the strokes)
         over one, its contrast restored. On a per-frame render of the city clip: warping error
-        0.24x the input's at Gram 1.48x and 8.1/255 mean change (docs/BENCHMARKS.md, "Deflicker")."""
+        0.27x the input's at Gram 1.24x and 7.95/255 mean change (docs/BENCHMARKS.md, "Deflicker")."""
         return cls(strength=16.0, detail_strength=1.0)
 
     def validate(self) -> "DeflickerSettings":
