@@ -68,10 +68,11 @@ def request_from(args: argparse.Namespace) -> StylizeRequest:
         count = read_info(args.model).architecture.styles
     weights = options.style_weights(args.style_weights, count)
     keys = options.style_keys(args.style_keys, args.style_weights, count)
-    return StylizeRequest(deflicker=deflicker_settings(args),
+    return StylizeRequest(
         input=args.input, output=args.output, styles=styles, config=config, model=args.model, init_model=args.init_model,
         style_weights=tuple(weights) if weights else None, style_keys=keys, mask=args.mask, frames=args.frames,
         fps=options.frame_rate(args.fps) if args.fps else None, start_number=args.start_number, overwrite=args.overwrite,
+        deflicker=deflicker_settings(args),
     )
 
 
