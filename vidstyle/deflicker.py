@@ -37,7 +37,10 @@ from .temporal import frame_pair, is_scene_cut
 if TYPE_CHECKING:
     from .optimize import Progress
 
-__all__ = ["DeflickerEngine", "DeflickerStage", "DeflickeredEngine", "HeldFrame", "colour_relation", "octave_sigmas", "deflicker_frame", "gaussian_like", "hold_colour", "output_age", "restore_contrast"]
+__all__ = [
+    "DeflickerEngine", "DeflickerStage", "DeflickeredEngine", "HeldFrame", "colour_relation", "deflicker_frame",
+    "gaussian_like", "hold_colour", "octave_sigmas", "output_age", "restore_contrast",
+]
 
 
 def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list[np.ndarray], strength: float,
