@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+# The suite runs in pytest-xdist workers (pyproject's addopts: one per core), each at one thread:
+# on the 2-core CI machine two workers at one thread took 414 s where one process at two threads
+# took 741 s (most tests are single-threaded: process start-ups, I/O, tiny tensors). The variable
+# reaches the renders tests start as child processes, so a child and an in-process render still
+# run at the same thread count and compare exactly.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402  (after the thread count is settled)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +52,6 @@ def painting() -> np.ndarray:
 
 @pytest.fixture(autouse=True)
 def _threads():
-    # Tests run on 2-core CI machines; keep torch from oversubscribing when pytest-xdist is not used.
-    torch.set_num_threads(2)
+    # Tests run on 2-core CI machines: 1 thread in each of pytest-xdist's workers, 2 when run without them.
+    torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
     yield

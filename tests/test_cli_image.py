@@ -1,8 +1,5 @@
 """`vidstyle image`: a tiny end-to-end run, and one-line errors with exit code 2 for bad input."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -12,8 +9,16 @@ from vidstyle.io.image import read_image, write_image
 from conftest import sample_path
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "vidstyle.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+def run_cli(capfd, *args) -> tuple[int, str]:
+    """The exit code and stderr of ``vidstyle ARGS``, in this process: starting Python with torch costs
+    about 4 s a case here. capfd captures file descriptor 2, so a C library's own message would count
+    as a line too; test_hardening.py runs the CLI as a separate process once."""
+    capfd.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exit:  # argparse's refusals
+        code = exit.code
+    return code, capfd.readouterr().err
 
 
 @pytest.fixture()
@@ -54,27 +59,28 @@ def test_image_end_to_end_writes_output_of_requested_size(tmp_path, small_images
         (lambda c, s, t: ["image", c, "-s", s, "-o", t / "o.png", "--no-such-flag"], "--no-such-flag"),
     ],
 )
-def test_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, small_images, make_args, message):
+def test_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, small_images, make_args, message, capfd, monkeypatch):
     content, style = small_images
     (tmp_path / "text.jpg").write_text("this is not an image")
     (tmp_path / "empty.png").write_bytes(b"")
     before = sorted(p.name for p in tmp_path.iterdir())
     command, *rest = make_args(content, style, tmp_path)
     # Cheap settings first, so that a case's own value (given later) wins if the input is accepted.
-    result = run_cli(command, "--iters", "1", "--size", "16", *rest, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
+    monkeypatch.chdir(tmp_path)
+    code, stderr = run_cli(capfd, command, "--iters", "1", "--size", "16", *rest)
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], stderr
+    assert "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_existing_output_is_refused_without_overwrite(tmp_path, small_images):
+def test_existing_output_is_refused_without_overwrite(tmp_path, small_images, capfd):
     content, style = small_images
     out = tmp_path / "o.png"
     out.write_bytes(b"keep me")
-    result = run_cli("image", content, "-s", style, "-o", out, "--iters", "1", "--size", "16")
-    assert result.returncode == 2 and "--overwrite" in result.stderr
+    code, stderr = run_cli(capfd, "image", content, "-s", style, "-o", out, "--iters", "1", "--size", "16")
+    assert code == 2 and "--overwrite" in stderr
     assert out.read_bytes() == b"keep me"
 
 

@@ -198,12 +198,28 @@ def _assert_same_frames(frames, reference):
     assert worst <= 1, f"frames differ from the local backend's by up to {worst}/255"
 
 
-def test_devices_render_shots_in_processes_like_the_local_backend(cut_clip, sequential, tmp_path, capfd):
-    out = tmp_path / "f.####.png"
-    assert cli.main(["stylize", str(cut_clip), "-s", str(sample_path("starry_night.jpg")), "-o", str(out), *RENDER,
-                     "--devices", "cpu,cpu"]) == 0
-    assert "3 shot(s) in 3 chunk(s) on 2 processes worker(s)" in capfd.readouterr().err
-    _assert_same_frames(_frames(tmp_path), sequential)
+@pytest.fixture(scope="module")
+def in_processes(cut_clip, tmp_path_factory) -> tuple[Path, str]:
+    """The clip rendered in shots on two local processes: the output folder (frames and each chunk's
+    resume state) and the render's stderr. Shared by the tests below: a render costs two process
+    start-ups with torch."""
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("in_processes")
+    captured = io.StringIO()  # what the render tells the user (capfd is per test)
+    with contextlib.redirect_stderr(captured):
+        code = cli.main(["stylize", str(cut_clip), "-s", str(sample_path("starry_night.jpg")), "-o", str(folder / "f.####.png"),
+                         *RENDER, "--devices", "cpu,cpu"])
+    err = captured.getvalue()
+    assert code == 0, err
+    return folder, err
+
+
+def test_devices_render_shots_in_processes_like_the_local_backend(in_processes, sequential):
+    folder, err = in_processes
+    assert "3 shot(s) in 3 chunk(s) on 2 processes worker(s)" in err
+    _assert_same_frames(_frames(folder), sequential)
 
 
 def test_unknown_device_is_one_line_before_any_work(cut_clip, tmp_path, capfd):
@@ -303,14 +319,17 @@ def test_a_long_shot_split_into_chunks_shows_no_seam(tmp_path):
     assert max(errors["faded"]) < 0.25 * max(errors["hard"])  # spread over the overlap
 
 
-def test_a_sequence_rendered_in_shots_resumes_per_frame(cut_clip, sequential, tmp_path, capfd):
+def test_a_sequence_rendered_in_shots_resumes_per_frame(cut_clip, in_processes, sequential, tmp_path, capfd):
     """The last frames of two shots missing, as when workers are killed after saving their state but
     before writing the frame: those frames are rendered again from each chunk's own resume state and
     come out as the uninterrupted render's; the other frames are skipped."""
+    import shutil
+
+    shutil.copytree(in_processes[0], tmp_path, dirs_exist_ok=True)  # the finished render, with its resume states
     out = tmp_path / "f.####.png"
     command = ["stylize", str(cut_clip), "-s", str(sample_path("starry_night.jpg")), "-o", str(out), *RENDER, "--devices", "cpu,cpu"]
-    assert cli.main(command) == 0
     written = sorted(tmp_path.glob("f.*.png"))
+    assert len(written) == 14 and len(list(tmp_path.glob("*chunk*"))) == 3, sorted(p.name for p in tmp_path.iterdir())
     missing = [written[CUTS[1] - 1], written[-1]]  # the last frames of the second and third shots
     untouched = {p: p.stat().st_mtime_ns for p in written if p not in missing}
     for path in missing:
