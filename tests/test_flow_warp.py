@@ -114,6 +114,27 @@ def test_numpy_fallback_matches_opencv(monkeypatch):
     np.testing.assert_allclose(without_cv2, with_cv2, atol=1e-6)
 
 
+@pytest.mark.parametrize("channels, dtype", [(1, np.float32), (3, np.float32), (2, np.float32), (3, np.uint8)])
+def test_the_warp_gives_the_bits_of_remap_with_two_planar_maps(channels, dtype):
+    """flow.warp hands cv2.remap one interleaved (H, W, 2) map, which is faster; every render's
+    frames (tests/test_pipeline_reference.py) were recorded with two (H, W) maps, so the two must
+    agree bit for bit, here on flows that also leave the frame."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    img = _random_image(37, 53, channels, seed=8)
+    img = (img * 255).astype(np.uint8) if dtype == np.uint8 else img
+    F = (rng.standard_normal((37, 53, 2)) * 12).astype(np.float32)
+    map_x = F[..., 0] + np.arange(53, dtype=np.float32)[None, :]
+    map_y = F[..., 1] + np.arange(37, dtype=np.float32)[:, None]
+    if channels == 2:  # remap's quantised path for 2 channels: flow.warp goes plane by plane
+        planar = np.stack([cv2.remap(np.ascontiguousarray(img[..., k]), map_x, map_y, cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE) for k in range(2)], axis=-1)
+    else:
+        planar = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(img.shape)
+    assert np.array_equal(flow.warp(img, F), planar)
+
+
 def test_uint8_warp_is_the_rounded_float_warp():
     rng = np.random.default_rng(6)
     img = (rng.random((9, 10, 3)) * 255).astype(np.uint8)
