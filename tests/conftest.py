@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 # The suite runs in pytest-xdist workers (pyproject's addopts: one per core), each at one thread:
-# on the 2-core CI machine two workers at one thread took 414 s where one process at two threads
+# on this project's 2-core machine two workers at one thread took 414 s where one process at two threads
 # took 741 s (most tests are single-threaded: process start-ups, I/O, tiny tensors). The variable
 # reaches the renders tests start as child processes, so a child and an in-process render still
 # run at the same thread count and compare exactly.

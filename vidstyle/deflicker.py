@@ -198,9 +198,10 @@ def hold_colour(processed: np.ndarray, source: np.ndarray, previous_output: np.n
     held_offset = (offset + weight * previous_offset) / (1.0 + weight)
     # processed + source * (held_gain - gain) + (held_offset - offset), per channel, as one affine
     # map of the source (cv2.transform: numpy's broadcast along a length-3 last axis is ~4x slower).
-    change = np.zeros((3, 4))
-    change[[0, 1, 2], [0, 1, 2]] = held_gain - gain
-    change[:, 3] = held_offset - offset
+    channels = len(gain)
+    change = np.zeros((channels, channels + 1))
+    change[:, :channels] = np.diag(held_gain - gain)
+    change[:, channels] = held_offset - offset
     return processed + cv2.transform(np.ascontiguousarray(source, dtype=np.float32), change)
 
 
