@@ -15,7 +15,7 @@ import pytest
 # reaches the renders tests start as child processes, so a child and an in-process render still
 # run at the same thread count and compare exactly.
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["OMP_NUM_THREADS"] = "1"  # set, not defaulted: a value from outside would break that
 
 import torch  # noqa: E402  (after the thread count is settled)
 
