@@ -416,6 +416,8 @@ def test_wrong_frame_size_and_backwards_timestamps_are_refused(tmp_path):
         (dict(name="out.notaformat"), "extension"),
         (dict(name="missing/out.mp4"), "does not exist"),
         (dict(fps=0), "fps"),
+        (dict(codec="mpeg4", preset="fast"), "mpeg4 has none"),
+        (dict(preset="fastest"), "unknown encoder preset 'fastest'"),
     ],
 )
 def test_bad_writer_settings_raise_media_errors(tmp_path, kwargs, message):
@@ -425,6 +427,21 @@ def test_bad_writer_settings_raise_media_errors(tmp_path, kwargs, message):
     with pytest.raises(MediaError, match=message):
         VideoWriter(path, 64, 48, fps, **kwargs)
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("preset, cabac", [(None, b"cabac=1"), ("ultrafast", b"cabac=0"), ("veryfast", b"cabac=1")])
+def test_the_encoder_preset_reaches_x264(tmp_path, preset, cabac):
+    # x264 writes the settings it encodes with into the stream (an SEI message): ultrafast is the one
+    # preset that turns CABAC off, and veryfast's single reference frame tells it from medium's three.
+    out = tmp_path / "out.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(out, 64, 48, 24, preset=preset) as w:
+        for i in range(3):
+            w.write(Frame(image=rng.random((48, 64, 3), dtype=np.float32), index=i, number=i + 1))
+    data = out.read_bytes()
+    assert cabac in data
+    assert (b" ref=1 " in data) == (preset in ("ultrafast", "veryfast"))
+    assert (b" ref=3 " in data) == (preset is None)
 
 
 def test_audio_the_container_cannot_hold_is_refused_up_front(clip, tmp_path):

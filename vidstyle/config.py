@@ -19,7 +19,7 @@ from typing import Any
 from .errors import UsageError
 
 __all__ = [
-    "CODEC", "CONTENT_LAYER", "CRF", "DeflickerSettings", "EXECUTION_FIELDS", "FLOW_PRESETS", "PIX_FMT", "STYLE_LAYERS",
+    "CODEC", "CONTENT_LAYER", "CRF", "DeflickerSettings", "ENCODER_PRESETS", "EXECUTION_FIELDS", "FLOW_PRESETS", "PIX_FMT", "STYLE_LAYERS",
     "StyleConfig", "TrainConfig", "VIDEO_FIRST_ITERS", "VIDEO_ITERS", "option_fields"
 ]
 
@@ -38,6 +38,11 @@ VIDEO_FIRST_ITERS = 150
 CODEC = "libx264"
 CRF = 18
 PIX_FMT = "yuv420p"
+# x264's and x265's speed presets (ffmpeg's -preset), fastest first. None (the default) leaves the
+# encoder's own, medium. veryfast costs 15 against 38 ms of CPU a 640x360 frame at CRF 18 on this
+# project's 2-core CI machine (docs/BENCHMARKS.md, "Deflicker"): a fast engine's encode is then no
+# longer the largest cost of a frame.
+ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 # OpenCV's DIS presets (vidstyle's tuned settings on top of each: flow/estimate.py).
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
@@ -149,6 +154,9 @@ class StyleConfig:
     codec: str = field(default=CODEC, metadata=_opt("video codec for the output (any FFmpeg encoder)", group="encode"))
     crf: int = field(default=CRF, metadata=_opt("constant rate factor for x264/x265 (lower = better quality)", group="encode"))
     pix_fmt: str = field(default=PIX_FMT, metadata=_opt("output pixel format", group="encode"))
+    encoder_preset: str | None = field(default=None, metadata=_opt(
+        "x264/x265 speed preset, as ffmpeg's -preset: faster ones encode in less CPU time at a larger file (default: the encoder's own, medium)",
+        group="encode", choices=ENCODER_PRESETS))
 
     @property
     def later_pass_iters(self) -> int:
@@ -213,6 +221,8 @@ class StyleConfig:
             raise UsageError(f"--lr must be > 0, got {self.lr}")
         if not 0 <= self.crf <= 63:
             raise UsageError(f"--crf must be in 0..63, got {self.crf}")
+        if self.encoder_preset is not None and self.encoder_preset not in ENCODER_PRESETS:
+            raise UsageError(f"--encoder-preset must be one of {', '.join(ENCODER_PRESETS)}, got {self.encoder_preset!r}")
         if self.still_threshold < 0:
             raise UsageError(f"--still-threshold must be >= 0 (8-bit codes), got {self.still_threshold}")
         if not 0 <= self.temporal_blend <= 1:
@@ -263,7 +273,7 @@ def option_fields(*groups: str) -> list:
 
 
 # Settings that change how a render is executed, not its frames: a resumed render may change them.
-EXECUTION_FIELDS = ("device", "threads", "codec", "crf", "pix_fmt", "backend", "ray_address", "workers", "devices")
+EXECUTION_FIELDS = ("device", "threads", "codec", "crf", "pix_fmt", "encoder_preset", "backend", "ray_address", "workers", "devices")
 
 
 @dataclass(frozen=True)

@@ -569,14 +569,15 @@ class Recorder:
 
     Args:
         path: output video; width, height: the recorded view's size; fps: nominal rate for the
-        encoder's rate control (the real timing is in the timestamps); codec, crf, pix_fmt: as in
-        :class:`~vidstyle.io.video.VideoWriter`.
+        encoder's rate control (the real timing is in the timestamps); codec, crf, pix_fmt, preset:
+        as in :class:`~vidstyle.io.video.VideoWriter`.
     """
 
-    def __init__(self, path, width: int, height: int, fps: float, codec: str, crf: int, pix_fmt: str):
+    def __init__(self, path, width: int, height: int, fps: float, codec: str, crf: int, pix_fmt: str, preset: str | None = None):
         from .io.video import VideoWriter
 
-        self.writer = VideoWriter(path, width, height, fps, time_base=RECORD_TIME_BASE, codec=codec, crf=crf, pix_fmt=pix_fmt)
+        self.writer = VideoWriter(path, width, height, fps, time_base=RECORD_TIME_BASE, codec=codec, crf=crf, pix_fmt=pix_fmt,
+                                  preset=preset)
         self.start: float | None = None
         self.last_pts = -1
 

@@ -168,7 +168,7 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
 
         resume = open_resume(request.output, render_settings(request, size, source), request.overwrite, refuse=UsageError)
     sink = open_sink(request.output, source, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt,
-                     output_colorspace=config.output_colorspace)
+                     preset=config.encoder_preset, output_colorspace=config.output_colorspace)
     try:
         refuse_writing_over_input(source, sink)
     except BaseException:
@@ -276,7 +276,8 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
         resume = open_resume(request.output, settings, request.overwrite, refuse=UsageError)
-    sink = open_sink(request.output, processed, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt)
+    sink = open_sink(request.output, processed, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt,
+                     preset=config.encoder_preset)
     try:
         refuse_writing_over_input(processed, sink)
         refuse_writing_over_input(original, sink)

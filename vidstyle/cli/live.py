@@ -129,7 +129,8 @@ def run(args: argparse.Namespace, network=None) -> int:
             work = f"{config.iters} iteration(s) per frame"
         if args.record:
             width = size[0] * (2 if args.side_by_side else 1)
-            recorder = Recorder(args.record, width, size[1], capture.fps or 30.0, config.codec, config.crf, config.pix_fmt)
+            recorder = Recorder(args.record, width, size[1], capture.fps or 30.0, config.codec, config.crf, config.pix_fmt,
+                                config.encoder_preset)
         print(f"vidstyle live: {capture.describe()} at {size[0]}x{size[1]}, {work} on {device}"
               + (f"; keys: {KEYS_HELP}" if show else ""), file=sys.stderr)
         if show:

@@ -167,6 +167,7 @@ def open_sink(
     codec: str = CODEC,
     crf: int = CRF,
     pix_fmt: str = PIX_FMT,
+    preset: str | None = None,
     output_colorspace: str | None = None,
 ) -> SequenceSink | VideoSink:
     """The sink for ``spec``: a sequence pattern or a video file.
@@ -192,5 +193,6 @@ def open_sink(
         raise ValueError("a frame sequence has no frame rate of its own: give --fps to write a video")
     audio = source.audio_path
     time_base = None if fps is not None else source.time_base
-    writer = VideoWriter(Path(spec), size[0], size[1], rate, time_base=time_base, codec=codec, crf=crf, pix_fmt=pix_fmt, audio_from=audio)
+    writer = VideoWriter(Path(spec), size[0], size[1], rate, time_base=time_base, codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset,
+                         audio_from=audio)
     return VideoSink(writer)

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Mapping, cast
 import av
 import numpy as np
 
-from vidstyle.config import CODEC, CRF, PIX_FMT
+from vidstyle.config import CODEC, CRF, ENCODER_PRESETS, PIX_FMT
 from vidstyle.errors import UsageError
 from vidstyle.frames import Frame, to_float, to_uint8
 
@@ -41,6 +41,8 @@ __all__ = [
 
 # Encoders whose quality knob is a constant rate factor ("crf" codec option).
 _CRF_CODECS = {"libx264", "libx264rgb", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"}
+# The encoders whose "preset" option takes x264's names (config.ENCODER_PRESETS).
+_PRESET_CODECS = {"libx264", "libx264rgb", "libx265"}
 
 # Container/stream tags that describe the old file's muxing, not its content: never carried over.
 _TECHNICAL_TAGS = {
@@ -459,6 +461,8 @@ class VideoWriter:
         audio_from: a media file whose audio streams are copied packet for packet (no re-encode),
             together with its container tags (title, ...) and stream languages.
         metadata: container tags to set (win over those carried from ``audio_from``).
+        preset: x264/x265 speed preset (``config.ENCODER_PRESETS``; None: the encoder's own, medium).
+            Refused for other encoders, whose speed options differ, rather than silently ignored.
 
     Odd sizes: pixel formats with subsampled chroma (yuv420p needs even width and height, yuv422p an
     even width) are encoded one pixel larger, the last column/row repeated (edge padding), so no
@@ -486,6 +490,7 @@ class VideoWriter:
         pix_fmt: str = PIX_FMT,
         audio_from: str | os.PathLike | None = None,
         metadata: Mapping[str, str] | None = None,
+        preset: str | None = None,
     ):
         self.path = Path(path)
         if not (isinstance(width, (int, np.integer)) and isinstance(height, (int, np.integer))) \
@@ -515,7 +520,11 @@ class VideoWriter:
                 f"{self.path}: encoder {codec} cannot take pixel format {pix_fmt}; it takes "
                 + ", ".join(supported[:8]) + (" ..." if len(supported) > 8 else "")
             )
-        self.codec, self.pix_fmt, self.crf = codec, pix_fmt, crf
+        if preset is not None and codec not in _PRESET_CODECS:
+            raise MediaError(f"{self.path}: an encoder preset is for {', '.join(sorted(_PRESET_CODECS))}; {codec} has none")
+        if preset is not None and preset not in ENCODER_PRESETS:
+            raise MediaError(f"{self.path}: unknown encoder preset {preset!r}; expected one of {', '.join(ENCODER_PRESETS)}")
+        self.codec, self.pix_fmt, self.crf, self.preset = codec, pix_fmt, crf, preset
         self._rgb_format = fmt.is_rgb
         self._deep = fmt.components[0].bits > 8
 
@@ -568,6 +577,8 @@ class VideoWriter:
             options["crf"] = str(int(self.crf))
             if self.codec == "libvpx-vp9":
                 options["b"] = "0"  # VP9 is constant-quality only when the bitrate is left open
+        if self.preset is not None:
+            options["preset"] = self.preset
         if self.codec == "libx265":
             options["x265-params"] = "log-level=error"
         if self._chroma_subsampled:
@@ -664,7 +675,9 @@ class VideoWriter:
             array = (np.clip(to_float(image), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
             src_format = "rgb48le"
         else:
-            array = image if image.dtype == np.uint8 else to_uint8(to_float(image))
+            # float32 (every engine's output) straight to 8 bits: to_float would only clip it once
+            # more, a pass over the frame the encoding thread does not need.
+            array = image if image.dtype == np.uint8 else to_uint8(image if image.dtype == np.float32 else to_float(image))
             src_format = "rgb24"
         if self._pad_w or self._pad_h:
             array = np.pad(array, ((0, self._pad_h), (0, self._pad_w), (0, 0)), mode="edge")
