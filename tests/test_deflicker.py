@@ -161,6 +161,27 @@ def test_flow_at_half_size_is_scaled_back_to_the_frame():
             config.with_(flow_scale=wrong).validate()
 
 
+def test_flow_at_half_size_holds_still_pixels_and_not_moving_ones():
+    """The still-pixel test at the flow's size: a static photo with sensor-like noise and a square
+    moving 6 px right across it. Away from the square the flow is held at exactly zero and trusted;
+    on the square (3 px at half size, far above the scaled 0.125 px limit) it is not held."""
+    from vidstyle.temporal import frame_pair
+
+    rng = np.random.default_rng(0)
+    photo = load_photo(sample_path("tubingen.jpg"))
+    background = np.ascontiguousarray(camera_move(photo, (128, 96), 1)[0])
+    frames = []
+    for x in (40, 46):
+        frame = background.copy()
+        frame[40:64, x:x + 24] = np.linspace(0.0, 1.0, 24, dtype=np.float32)[None, :, None]
+        frames.append(np.clip(frame + rng.normal(0, 1 / 255, frame.shape).astype(np.float32), 0, 1))
+    pair = frame_pair(frames[0], frames[1], StyleConfig.video().with_(flow_scale=0.5))
+    far = np.ones((96, 128), bool)
+    far[28:76, 28:84] = False
+    assert np.all(pair.backward[far] == 0.0) and np.all(pair.reliability[far] == 1.0)
+    assert np.median(pair.backward[44:60, 54:62, 0]) < -3.0  # on the square: about -6 px, not held
+
+
 class GradingEngine:
     """A stand-in for a fast stylising engine with state between frames: each frame graded by its own
     random per-channel gain (the flicker), half-blended with its previous output (the state a
