@@ -155,7 +155,7 @@ class StyleConfig:
     crf: int = field(default=CRF, metadata=_opt("constant rate factor for x264/x265 (lower = better quality)", group="encode"))
     pix_fmt: str = field(default=PIX_FMT, metadata=_opt("output pixel format", group="encode"))
     encoder_preset: str | None = field(default=None, metadata=_opt(
-        "x264/x265 speed preset, as ffmpeg's -preset: faster ones encode in less CPU time at a larger file (default: the encoder's own, medium)",
+        "x264/x265 speed preset, as ffmpeg's -preset: faster ones take less CPU time, at some quality for the same --crf (default: the encoder's own, medium)",
         group="encode", choices=ENCODER_PRESETS))
 
     @property

@@ -93,7 +93,7 @@ def deflicker_frame(processed: np.ndarray, warped: list[np.ndarray], masks: list
         # The base held, the detail passed through: held(base(P), base(W_k)) + P - base(P), which
         # by the blur's linearity is P + sum_k weight_k base(W_k - P) / (1 + sum_k weight_k): one
         # blur a warped output instead of one more of P, and fewer passes over the frame (default
-        # settings at 640x360: 19 -> 11 ms of CPU, measured; equal to float rounding).
+        # settings at 640x360: about 5 ms of CPU less, of 25-30, measured; equal to 4e-6).
         if strength <= 0 or not warped:
             return processed
         change = np.zeros_like(processed)
@@ -176,9 +176,9 @@ def colour_relation(image: np.ndarray, source: np.ndarray, stride: int = 4) -> t
     where ``image`` is clipped (at 0 or 1 the map is not seen). A flat source channel gets gain 0
     (the offset is then the mean)."""
     # Channels as rows (C, N), all fitted at once by weighted sums along the rows (weight 1 where
-    # seen; every pixel for a channel seen at fewer than 16): a fit per channel in a Python loop made
-    # ~36 small numpy calls, each taking the GIL back from a render's decoding and encoding threads,
-    # and sums over a length-3 last axis are several times slower than along contiguous rows.
+    # seen; every pixel for a channel seen at fewer than 16), instead of a fit per channel in a Python
+    # loop: 1.3 against 2.4 ms at 640x360 (the same values, to 2e-16). Rows, not (N, C) columns:
+    # numpy's sums over a length-3 last axis made that version slower than the loop (4.3 ms).
     image = np.ascontiguousarray(image[::stride, ::stride].reshape(-1, image.shape[-1]).T, dtype=np.float64)
     source = np.ascontiguousarray(source[::stride, ::stride].reshape(-1, source.shape[-1]).T, dtype=np.float64)
     seen = (image > 0.5 / 255) & (image < 254.5 / 255)
