@@ -51,7 +51,7 @@ from vidstyle.config import DeflickerSettings, StyleConfig  # noqa: E402
 from vidstyle.frames import Frame, fit_longest_side, resize  # noqa: E402
 from vidstyle.request import DeflickerRequest  # noqa: E402
 
-ENGINE_FIELDS = ("strength", "detail_sigma", "detail_strength", "colour_strength")
+ENGINE_FIELDS = ("strength", "detail_sigma", "detail_strength", "colour_strength", "resynth_iters", "resynth_weight")
 
 
 def jitter(frames: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:

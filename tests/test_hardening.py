@@ -99,6 +99,8 @@ BAD = {
     "eval frame counts differ": ["eval", "clip.mp4", "--source", "short/s.####.png"],
     "deflicker strength without --deflicker": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker-strength", "8"],
     "negative deflicker strength": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker", "--deflicker-strength", "-1"],
+    "deflicker resynthesis without --deflicker": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker-resynth-iters", "5"],
+    "negative resynthesis iterations": ["deflicker", "clip.mp4", "--source", "clip.mp4", "-o", "o.mp4", "--resynth-iters", "-1"],
     "--deflicker with --passes": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker", "--passes", "2"],
 }
 

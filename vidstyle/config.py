@@ -294,6 +294,13 @@ class DeflickerSettings:
     detail_strength: float = 0.0
     # How many earlier frames each frame's global colour relation to its source is averaged over.
     colour_strength: float = 16.0
+    # L-BFGS iterations re-synthesising each held frame's texture toward the processed frame's own
+    # Gram matrices (vidstyle.resynthesis), from the held frame and staying near it; 0: off (the
+    # closed form alone, no VGG). Off by default: it costs VGG passes a frame (about 1.6 s at 96x54
+    # on this 2-core CPU for 10), hundreds of times the closed form.
+    resynth_iters: int = 0
+    # Weight of the held frame's pixels against the relative Gram distance in that re-synthesis.
+    resynth_weight: float = 100.0
 
     @classmethod
     def strokes(cls) -> "DeflickerSettings":
@@ -302,15 +309,30 @@ class DeflickerSettings:
         0.27x the input's at Gram 1.24x and 7.95/255 mean change (docs/BENCHMARKS.md, "Deflicker")."""
         return cls(strength=16.0, detail_strength=1.0)
 
+    @classmethod
+    def strokes_resynthesised(cls) -> "DeflickerSettings":
+        """:meth:`strokes` with the texture re-synthesised (10 iterations) and the colour held over 2
+        frames: on the per-frame render of the city clip, warping error 0.28x the input's at Gram
+        1.03x and 7.84/255 mean change, where no closed-form setting reaches Gram 1.1x at warping
+        0.3x (docs/BENCHMARKS.md, "Deflicker"). About a second of CPU a frame at 96x54 here: for
+        offline renders."""
+        return cls(strength=16.0, detail_strength=1.0, colour_strength=2.0, resynth_iters=10)
+
     def validate(self) -> "DeflickerSettings":
-        for name in ("strength", "detail_sigma", "detail_strength", "colour_strength"):
+        for name in ("strength", "detail_sigma", "detail_strength", "colour_strength", "resynth_iters", "resynth_weight"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.resynth_iters != int(self.resynth_iters):
+            raise UsageError(f"--resynth-iters must be a whole number, got {self.resynth_iters}")
         return self
 
     def record(self) -> dict[str, float]:
-        """The settings as a render's sidecar records them."""
-        return {name: getattr(self, name) for name in ("strength", "detail_sigma", "detail_strength", "colour_strength")}
+        """The settings as a render's sidecar records them. The re-synthesis only when it is on, so
+        that a render started before it existed (same settings otherwise) still resumes."""
+        names = ["strength", "detail_sigma", "detail_strength", "colour_strength"]
+        if self.resynth_iters:
+            names += ["resynth_iters", "resynth_weight"]
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,11 @@ in the temporal loss), whose minimiser is the per-pixel closed form
 
 Where the flow is unreliable (disocclusions, after a scene cut) the output is the processed frame.
 Departure from Bonneel et al.: the data term is on pixels, not gradients, and solved in closed form
-instead of by a screened Poisson solve; measured in docs/BENCHMARKS.md. No I/O here besides reading
-the original frames the engine was given.
+instead of by a screened Poisson solve; measured in docs/BENCHMARKS.md. Optionally
+(``DeflickerSettings.resynth_iters``) each held frame's texture is then re-synthesised toward the
+processed frame's Grams by a few VGG iterations (:mod:`vidstyle.resynthesis`): the closed form
+alone averages strokes into a texture VGG's deeper layers no longer see as the painting's. No I/O
+here besides reading the original frames the engine was given (and VGG's weights, for that).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from .frames import Frame, resize
 from .temporal import frame_pair, is_scene_cut
 
 if TYPE_CHECKING:
+    import torch
+
+    from .features import VGG19Features
     from .optimize import Progress
 
 __all__ = [
@@ -255,7 +261,8 @@ class DeflickerStage:
     Args:
         size: working size (width, height).
         config: ``flow``, ``flow_preset``, ``flow_scale``, ``long_term``, ``scene_cut_reliable`` and
-            ``still_threshold`` are used.
+            ``still_threshold`` are used; with ``settings.resynth_iters``, also ``weights``,
+            ``style_layers`` and ``device`` (the re-synthesis' VGG, :mod:`vidstyle.resynthesis`).
         settings: the bands' and the colour's strengths (:class:`~vidstyle.config.DeflickerSettings`).
         depth: frames of history kept (default: the largest long-term offset; a wrapper keeping
             its engine's history beside this one asks for at least that engine's depth).
@@ -267,9 +274,21 @@ class DeflickerStage:
         self.settings = settings.validate()
         self.depth = max(max(config.long_term), depth or 0)
         self.history: list[HistoryEntry] = []
+        self._vgg: tuple[VGG19Features, torch.device] | None = None
 
     def restore(self, entries: list[HistoryEntry]) -> None:
         self.history = list(entries)[-self.depth:]
+
+    def _network(self) -> tuple[VGG19Features, torch.device]:
+        """VGG-19 for the re-synthesis and where it runs, loaded at the first use (the closed form
+        needs none)."""
+        if self._vgg is None:
+            from .device import resolve_device
+            from .features import VGG19Features
+
+            device = resolve_device(self.config.device)
+            self._vgg = (VGG19Features.load(self.config.weights).to(device), device)
+        return self._vgg
 
     def hold(self, processed: np.ndarray, source: np.ndarray, number: int, pair: flow.FlowPair | None = None,
              previous_number: int | None = None, mask: np.ndarray | None = None,
@@ -311,6 +330,13 @@ class DeflickerStage:
             processed = hold_colour(processed, source, previous_held, previous.source, min(settings.colour_strength, settled))
         held = deflicker_frame(processed, warped, masks, settings.strength, settings.detail_sigma, settings.detail_strength, ages)
         held = np.clip(held, 0.0, 1.0, out=held if held is not processed else None)
+        if warped and settings.resynth_iters:
+            # Toward the colour-held processed frame's texture: its Grams without the colour flicker.
+            from .resynthesis import resynthesise
+
+            network, device = self._network()
+            held = resynthesise(network, held, processed, int(settings.resynth_iters), settings.resynth_weight,
+                                self.config.style_layers, device)
         age = output_age(masks, ages, cap) if warped else np.ones(source.shape[:2], np.float32)
         output, target = held, None
         if mask is not None:

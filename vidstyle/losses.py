@@ -14,7 +14,7 @@ from typing import cast
 import torch
 
 
-__all__ = ["blend_grams", "content_loss", "gram", "style_loss", "temporal_loss", "tv_loss"]
+__all__ = ["blend_grams", "content_loss", "gram", "relative_style_loss", "style_loss", "temporal_loss", "tv_loss"]
 
 
 def _at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
@@ -97,6 +97,22 @@ def style_loss(
     """
     terms = [weight * torch.mean((gram(features[layer]) - target_grams[layer]) ** 2) for layer, weight in layer_weights.items()]
     return torch.stack(terms).sum()
+
+
+def relative_style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Mean over the target's layers of ``MSE(gram(F_l), G_l) / mean(G_l ** 2)``: each layer's Gram
+    error relative to its target's own size, so that every layer counts alike whatever its scale
+    (the deflicker stage's re-synthesis, whose target is a frame, not a painting with tuned weights).
+
+    Args:
+        features: layer -> (N, C, H, W) activations of the image being optimised.
+        target_grams: layer -> (1 or N, C, C) target Grams; every layer here must be in ``features``.
+    Returns:
+        scalar; 0 where the Grams match, 1 for a zero image's.
+    """
+    terms = [torch.mean((gram(features[layer]) - target) ** 2) / torch.mean(target ** 2).clamp_min(1e-12)
+             for layer, target in target_grams.items()]
+    return torch.stack(terms).mean()
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -51,6 +51,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
     stylize.add_argument("--deflicker-detail-strength", type=float, metavar="S",
                          help="--deflicker: the same in the detail band, the strokes, with their contrast restored; 0 keeps each "
                          f"frame's own strokes (default: {DEFLICKER.detail_strength:g})")
+    stylize.add_argument("--deflicker-resynth-iters", type=int, metavar="N",
+                         help="--deflicker: re-synthesise each held frame's texture toward the stylised frame's own for N VGG "
+                         "iterations (vidstyle deflicker --resynth-iters; slow: for offline renders; default: 0, off)")
     options.add_config_options(stylize, "style", "optimizer", "engine", "device", "video", "colour", "encode", "scale", defaults=StyleConfig.video())
     options.add_common(stylize)
     stylize.set_defaults(func=run)
@@ -78,11 +81,12 @@ def request_from(args: argparse.Namespace) -> StylizeRequest:
 
 def deflicker_settings(args: argparse.Namespace) -> DeflickerSettings | None:
     """``--deflicker`` and its strengths; a strength without ``--deflicker`` is refused."""
-    given = {name: value for name, value in (("strength", args.deflicker_strength), ("detail_strength", args.deflicker_detail_strength))
+    given = {name: value for name, value in (("strength", args.deflicker_strength), ("detail_strength", args.deflicker_detail_strength),
+                                             ("resynth_iters", args.deflicker_resynth_iters))
              if value is not None}
     if not args.deflicker:
         if given:
-            raise UsageError(f"--deflicker-{next(iter(given)).replace('_', '-')} sets --deflicker's strength: add --deflicker")
+            raise UsageError(f"--deflicker-{next(iter(given)).replace('_', '-')} is a setting of --deflicker: add --deflicker")
         return None
     return replace(DEFLICKER, **given).validate()
 
