@@ -296,11 +296,14 @@ class DeflickerSettings:
     colour_strength: float = 16.0
     # L-BFGS iterations re-synthesising each held frame's texture toward the processed frame's own
     # Gram matrices (vidstyle.resynthesis), from the held frame and staying near it; 0: off (the
-    # closed form alone, no VGG). Off by default: it costs VGG passes a frame (about 1.6 s at 96x54
-    # on this 2-core CPU for 10), hundreds of times the closed form.
+    # closed form alone, no VGG). Off by default: 10 iterations are 14 VGG passes a frame, about
+    # 1.2 s at 96x54, 6 s at 256x144 and 44 s at 640x360 on this 2-core CPU (wall; the closed form:
+    # milliseconds).
     resynth_iters: int = 0
-    # Weight of the held frame's pixels against the relative Gram distance in that re-synthesis.
-    resynth_weight: float = 100.0
+    # Weight of the held frame's pixels against the relative Gram distance in that re-synthesis: 30
+    # measured best of 10, 30, 100 over two styles on the city render (Gram 1.01x / 1.09x; at 100,
+    # 1.03x / 1.11x, at 10 warping 0.284x / 0.288x against 0.281x / 0.284x).
+    resynth_weight: float = 30.0
 
     @classmethod
     def strokes(cls) -> "DeflickerSettings":
@@ -312,10 +315,10 @@ class DeflickerSettings:
     @classmethod
     def strokes_resynthesised(cls) -> "DeflickerSettings":
         """:meth:`strokes` with the texture re-synthesised (10 iterations) and the colour held over 2
-        frames: on the per-frame render of the city clip, warping error 0.28x the input's at Gram
-        1.03x and 7.84/255 mean change, where no closed-form setting reaches Gram 1.1x at warping
-        0.3x (docs/BENCHMARKS.md, "Deflicker"). About a second of CPU a frame at 96x54 here: for
-        offline renders."""
+        frames. On the per-frame render of the city clip (Starry Night): warping error 0.28x the
+        input's at Gram 1.01x and 7.84/255 mean change, where no closed-form setting reaches Gram
+        1.1x at warping 0.3x; toward The Scream, 0.28x, 1.09x (1.44x without) and 8.62/255
+        (docs/BENCHMARKS.md, "Deflicker"). VGG passes a frame: for offline renders."""
         return cls(strength=16.0, detail_strength=1.0, colour_strength=2.0, resynth_iters=10)
 
     def validate(self) -> "DeflickerSettings":

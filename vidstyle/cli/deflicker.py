@@ -44,7 +44,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--resynth-iters", type=int, default=DEFAULTS.resynth_iters, metavar="N",
                         help="after the hold, re-synthesise each frame's texture toward the processed frame's own (VGG Gram "
                         "matrices) for N L-BFGS iterations: keeps a per-frame style transfer's strokes looking painted where the "
-                        "hold averaged them; costs VGG passes (about 1.6 s of CPU a frame at 96x54 for 10); 0: off (default)")
+                        "hold averaged them; slow: 10 iterations are about 14 VGG passes a frame (6 s at 256x144 on 2 CPU cores); 0: off (default)")
     parser.add_argument("--resynth-weight", type=float, default=DEFAULT_RESYNTH_WEIGHT, metavar="W",
                         help=f"--resynth-iters: weight of staying at the held frame's pixels (default: {DEFAULT_RESYNTH_WEIGHT:g})")
     parser.add_argument("--long-term", metavar="OFFSETS", help="earlier frames to stay consistent with, e.g. 1,2,4 (default: 1)")
