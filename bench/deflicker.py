@@ -24,8 +24,10 @@
 
     python bench/deflicker.py [--cases city,arbitrary,synthetic,speed] [--variant strength=16,detail_strength=0.5 ...]
 
-A variant sets ``strength``, ``detail_sigma``, ``detail_strength`` (DeflickerSettings fields) and any
-StyleConfig field (``flow_preset=fast``); with none, the defaults alone. Prints a table row per case
+A variant sets ``strength``, ``detail_sigma``, ``detail_strength``, ``colour_strength``,
+``resynth_iters``, ``resynth_weight`` (DeflickerSettings fields) and any StyleConfig field
+(``flow_preset=fast``); with none, the defaults alone. ``--style`` picks the city render's painting
+(a file stem in samples/: ``the_scream`` is a style the settings were not chosen on). Prints a table row per case
 and variant, then one JSON line.
 """
 
