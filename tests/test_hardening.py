@@ -102,6 +102,9 @@ BAD = {
     "deflicker resynthesis without --deflicker": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker-resynth-iters", "5"],
     "negative resynthesis iterations": ["deflicker", "clip.mp4", "--source", "clip.mp4", "-o", "o.mp4", "--resynth-iters", "-1"],
     "--deflicker with --passes": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker", "--passes", "2"],
+    "deflicker source missing": ["deflicker", "clip.mp4", "--source", "nope.mp4", "-o", "o.mp4"],
+    "deflicker processed longer than the source": ["deflicker", "seq/shot.####.png", "--source", "short/s.####.png", "-o", "out/o.####.png"],
+    "deflicker processed shorter than the source": ["deflicker", "short/s.####.png", "--source", "seq/shot.####.png", "-o", "out/o.####.png"],
 }
 
 
@@ -186,6 +189,21 @@ def test_corrupt_frame_in_the_middle_is_named_and_earlier_frames_kept(workspace,
     assert result.returncode != 0
     message = result.stderr.strip().splitlines()[-1]
     assert "shot.1003.png" in message and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.glob("o.*.png")) == ["o.1001.png", "o.1002.png"]
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("broken_side", ["processed", "source"])
+def test_deflicker_names_a_corrupt_frame_in_the_middle_and_keeps_the_frames_written(workspace, tmp_path, broken_side):
+    """Issue 19: an unreadable frame in the middle of either input is one line naming it, and a
+    sequence output keeps the frames written before it (the range makes the counts agree: 4 and 4)."""
+    broken, good = str(workspace / "broken" / "shot.####.png"), str(workspace / "seq" / "shot.####.png")
+    processed, source = (broken, good) if broken_side == "processed" else (good, broken)
+    out = tmp_path / "o.####.png"
+    result = run("deflicker", processed, "--source", source, "--frames", "1001-1004", "-o", out, cwd=tmp_path)
+    assert result.returncode == 2
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("vidstyle: error: frame 1003") and "shot.1003.png" in message and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.glob("o.*.png")) == ["o.1001.png", "o.1002.png"]
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
 
