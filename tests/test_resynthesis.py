@@ -111,3 +111,20 @@ def test_resynthesis_settings_are_checked_and_recorded_only_when_on():
     assert set(DeflickerSettings().record()) == {"strength", "detail_sigma", "detail_strength", "colour_strength"}
     on = DeflickerSettings.strokes_resynthesised().validate().record()
     assert on["resynth_iters"] == 10 and on["resynth_weight"] == DeflickerSettings().resynth_weight
+
+
+@pytest.mark.parametrize("engine", ["optimizer", "arbitrary"])
+def test_stylize_deflicker_resynthesis_shares_the_engines_vgg(engine):
+    """``stylize --deflicker --deflicker-resynth-iters``: the stage re-synthesises with the VGG-19 the
+    optimiser (or the arbitrary decoders' encoder) already holds, not a second copy; a transfer
+    network holds none, and the stage then loads its own at the first use."""
+    from vidstyle.engines import build_engine
+    from vidstyle.request import StylizeRequest
+
+    style = load_photo(sample_path("starry_night.jpg"))
+    config = StyleConfig.video().with_(device="cpu", size=32, engine=engine)
+    request = StylizeRequest("in.mp4", "out.mp4", (str(sample_path("starry_night.jpg")),), config,
+                             deflicker=DeflickerSettings.strokes_resynthesised())
+    built = build_engine(request, (32, 18), [style], torch.device("cpu"))
+    network, device = built.stage._network()
+    assert network is built.engine.stylizer.network and device == torch.device("cpu")

@@ -266,15 +266,21 @@ class DeflickerStage:
         settings: the bands' and the colour's strengths (:class:`~vidstyle.config.DeflickerSettings`).
         depth: frames of history kept (default: the largest long-term offset; a wrapper keeping
             its engine's history beside this one asks for at least that engine's depth).
+        network: the VGG-19 an engine already holds (the optimiser's, the arbitrary decoders'
+            encoder), for the re-synthesis to use instead of loading a second copy of
+            ``config.weights``; where it is, it runs.
     """
 
-    def __init__(self, size: tuple[int, int], config: StyleConfig, settings: DeflickerSettings, depth: int | None = None):
+    def __init__(self, size: tuple[int, int], config: StyleConfig, settings: DeflickerSettings, depth: int | None = None,
+                 network: VGG19Features | None = None):
         self.size = size
         self.config = config
         self.settings = settings.validate()
         self.depth = max(max(config.long_term), depth or 0)
         self.history: list[HistoryEntry] = []
         self._vgg: tuple[VGG19Features, torch.device] | None = None
+        if network is not None:
+            self._vgg = (network, next(network.parameters()).device)
 
     def restore(self, entries: list[HistoryEntry]) -> None:
         self.history = list(entries)[-self.depth:]
@@ -424,10 +430,10 @@ class DeflickeredEngine:
     render restores both. A matte (``mask``) is the stage's: the wrapped engine stylises the whole
     frame, and the deflickered frame is composited over the input."""
 
-    def __init__(self, engine: Engine, config: StyleConfig, settings: DeflickerSettings):
+    def __init__(self, engine: Engine, config: StyleConfig, settings: DeflickerSettings, network: VGG19Features | None = None):
         self.engine = engine
         self.config = config
-        self.stage = DeflickerStage(engine.size, config, settings, depth=engine.depth)
+        self.stage = DeflickerStage(engine.size, config, settings, depth=engine.depth, network=network)
         self.stylised: np.ndarray | None = None
 
     @property

@@ -41,7 +41,19 @@ def build_engine(request: StylizeRequest, size: tuple[int, int], styles: list, d
         return engine
     from .deflicker import DeflickeredEngine
 
-    return DeflickeredEngine(engine, request.config, request.deflicker)
+    return DeflickeredEngine(engine, request.config, request.deflicker, network=_feature_network(engine))
+
+
+def _feature_network(engine: Engine) -> Any:
+    """The VGG-19 a stylising engine holds (the optimiser's, the arbitrary decoders' encoder; None
+    for a transfer network), so that the deflicker stage's re-synthesis shares it: both load
+    ``config.weights``, and a second copy is only memory and load time."""
+    from .model.arbitrary import ArbitraryEngine
+    from .temporal import VideoStylizer
+
+    if isinstance(engine, (VideoStylizer, ArbitraryEngine)):
+        return engine.stylizer.network
+    return None
 
 
 def _stylising_engine(request: StylizeRequest, size: tuple[int, int], styles: list, device: Any, stylizer: Any) -> Engine:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .config import EXECUTION_FIELDS, StyleConfig
+from .config import EXECUTION_FIELDS, DeflickerSettings, StyleConfig
 from .engines import build_engine, check_model_request
 from .errors import Interrupted, OutOfMemoryError, UsageError
 from .io.media import Sink, Source, is_pattern, open_sink, open_source
@@ -24,23 +24,39 @@ from .io.paths import check_output, same_file
 from .render import RenderProgress, RenderResult, render
 from .request import DeflickerRequest, StylizeRequest
 
-__all__ = ["ProgressFactory", "check_memory", "deflicker_video", "refuse_writing_over_input", "render_settings", "stylize_video"]
+__all__ = ["ProgressFactory", "check_memory", "check_resynthesis_memory", "deflicker_video", "refuse_writing_over_input", "render_settings", "stylize_video"]
 
 # Makes the progress display of a render of ``total`` frames (None: unknown), closed at the end.
 ProgressFactory = Callable[[int | None], AbstractContextManager[RenderProgress]]
 
 
-def check_memory(size: tuple[int, int], config: StyleConfig, device: Any) -> None:
-    """Refuse a working size whose optimisation cannot fit, before any work starts."""
+def check_memory(size: tuple[int, int], config: StyleConfig, device: Any, needed: int | None = None,
+                 advice: str = "use a smaller --size") -> None:
+    """Refuse a working size whose optimisation cannot fit, before any work starts. ``needed``:
+    the bytes a frame needs, when not the optimiser's (:func:`vidstyle.optimize.memory_needed`)."""
     from .device import available_memory
     from .optimize import memory_needed
 
-    needed, free = memory_needed(size[0], size[1], config), available_memory(device)
+    if needed is None:
+        needed = memory_needed(size[0], size[1], config)
+    free = available_memory(device)
     if free is not None and needed > free:
         raise OutOfMemoryError(
             f"a {size[0]}x{size[1]} frame needs about {needed / 2**30:.1f} GiB on {device} but {free / 2**30:.1f} GiB "
-            f"is free; use a smaller --size"
+            f"is free; {advice}"
         )
+
+
+def check_resynthesis_memory(size: tuple[int, int], config: StyleConfig, settings: DeflickerSettings | None) -> None:
+    """Refuse, before any work starts, a deflicker re-synthesis (``--resynth-iters``) whose VGG pass
+    cannot fit at the frame size; nothing to check when it is off."""
+    if settings is None or not settings.resynth_iters:
+        return
+    from .device import resolve_device
+    from .resynthesis import memory_needed
+
+    check_memory(size, config, resolve_device(config.device), memory_needed(*size),
+                 advice="the deflicker's texture re-synthesis works at the frame's size: turn it off or give smaller frames")
 
 
 def refuse_writing_over_input(source: Source, sink: Sink) -> None:
@@ -152,6 +168,7 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         raise UsageError("--passes makes the optimiser's frames consistent itself: it takes no --deflicker")
     if request.deflicker is not None:
         request.deflicker.validate()
+        check_resynthesis_memory(size, config, request.deflicker)
     if request.model:
         check_model_request(request, size)
     elif config.engine == "optimizer":
@@ -263,6 +280,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
     if request.fps is not None and not processed.is_sequence:
         raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
     size = (processed.width, processed.height)
+    check_resynthesis_memory(size, config, strengths)
     resume = None
     if sequence_out:
         from .io.resume import open_resume

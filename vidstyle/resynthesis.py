@@ -34,12 +34,22 @@ from .config import STYLE_LAYERS
 from .features import VGG19Features
 from .lbfgs import LBFGS
 
-__all__ = ["resynthesise"]
+__all__ = ["memory_needed", "resynthesise"]
 
 # Iterations line-searched before unit steps, as the optimiser's first window (vidstyle.optimize):
 # the variable is at the [0, 1] scale, where an unscaled first step would overshoot.
 LINE_SEARCHED = 10
 HISTORY = 10
+
+
+def memory_needed(width: int, height: int) -> int:
+    """Bytes one frame's re-synthesis needs at this size: VGG's activations to the deepest style
+    layer kept for the backward pass, L-BFGS's history (two image-sized vectors a remembered step)
+    and a few images (the variable, its gradient, the anchor, the line search's copies)."""
+    from .features import activation_bytes
+
+    image = 3 * width * height * 4
+    return activation_bytes(width, height, deepest=STYLE_LAYERS[-1]) + 2 * HISTORY * image + 8 * image
 
 
 def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
