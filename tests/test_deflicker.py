@@ -372,3 +372,69 @@ def test_a_resynthesis_that_cannot_fit_is_refused_before_any_work(clips, capsys,
     assert not out.exists()
     if command == "deflicker":  # the arbitrary engine's own need is not this check's to judge
         assert main(argv) == 0 and out.exists()
+
+
+@pytest.fixture(scope="module")
+def plates(tmp_path_factory):
+    """A processed 16-bit RGBA sequence (64x36, p.1001-1008, the alpha a ramp of 16-bit levels
+    that differs per frame) and its original as an 8-bit sequence at another size (96x54, s.1001-1008)."""
+    from vidstyle.io.image import ImageFormat, write_image
+
+    folder = tmp_path_factory.mktemp("deflicker_plates")
+    photo = load_photo(sample_path("tubingen.jpg"))
+    small = camera_move(photo, (64, 36), 8, shift_per_frame=(1.5, 0.5), scale=0.25)
+    large = camera_move(photo, (96, 54), 8, shift_per_frame=(2.25, 0.75), scale=0.25)
+    rng = np.random.default_rng(0)
+    for i, (frame, original) in enumerate(zip(small, large)):
+        alpha = ((np.arange(36 * 64).reshape(36, 64) * 41 + 7 + 13 * i) % 65536) / 65535.0
+        jittered = np.clip(frame * rng.uniform(0.8, 1.2, 3).astype(np.float32), 0, 1)
+        write_image(folder / f"p.{1001 + i}.png", jittered, alpha, ImageFormat("png", "uint16", 4, False))
+        write_image(folder / f"s.{1001 + i}.png", original)
+    return folder
+
+
+def _raw(path):
+    import cv2
+
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+def test_deflicker_sequences_keep_depth_alpha_range_and_resume(plates, tmp_path, capsys):
+    """Issue 19 item 2 on sequences: a 16-bit RGBA plate deflickered with an original of another
+    size keeps the plate's size, depth and exact alpha, writes only the range; a render stopped
+    after part of the range continues exactly (the state file), and one whose last frames were
+    deleted continues from the last output file, held to it (no cut), within quantisation."""
+    numbers = range(1002, 1008)
+
+    def run(out, frames="1002-1007"):
+        return main(["deflicker", str(plates / "p.####.png"), "--source", str(plates / "s.####.png"), "--frames", frames,
+                     "-o", str(out / "o.####.png")])
+
+    full = tmp_path / "full"
+    full.mkdir()
+    assert run(full) == 0
+    assert sorted(p.name for p in full.glob("o.*.png")) == [f"o.{n}.png" for n in numbers]
+    for n in numbers:
+        plate, result = _raw(plates / f"p.{n}.png"), _raw(full / f"o.{n}.png")
+        assert result.dtype == np.uint16 and result.shape == plate.shape == (36, 64, 4)
+        assert np.array_equal(result[..., 3], plate[..., 3]), f"alpha of {n} changed"
+    assert np.abs(_raw(full / "o.1005.png")[..., :3].astype(float) - _raw(plates / "p.1005.png")[..., :3]).mean() > 500  # deflickered
+
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    assert run(stopped, "1002-1004") == 0 and run(stopped) == 0
+    for n in numbers:
+        assert np.array_equal(_raw(stopped / f"o.{n}.png"), _raw(full / f"o.{n}.png")), n
+
+    deleted = tmp_path / "deleted"
+    deleted.mkdir()
+    assert run(deleted) == 0
+    for n in (1006, 1007):
+        (deleted / f"o.{n}.png").unlink()
+    capsys.readouterr()
+    assert run(deleted) == 0
+    summary = capsys.readouterr().err
+    assert "4 already done" in summary and "scene cut" not in summary, summary[-300:]
+    for n in (1006, 1007):
+        difference = np.abs(_raw(deleted / f"o.{n}.png").astype(float) - _raw(full / f"o.{n}.png")) / 65535
+        assert difference.mean() < 0.2 / 255, (n, difference.mean() * 255)

@@ -377,6 +377,8 @@ class DeflickerEngine:
         self.depth = self.stage.depth
         self.stylised: np.ndarray | None = None
         self._original: Frame | None = None
+        self._passed: Frame | None = None  # the original frame read just before ``_original``
+        self._before_first: np.ndarray | None = None  # the original before the first prepared frame
 
     @property
     def history(self) -> list[HistoryEntry]:
@@ -386,7 +388,7 @@ class DeflickerEngine:
         """The original frame at ``index`` at the working size (frames are asked for in order)."""
         while self._original is None or self._original.index < index:
             try:
-                self._original = next(self.original)
+                self._passed, self._original = self._original, next(self.original)
             except StopIteration:
                 raise ValueError(f"the original video ends before frame {index + 1} of the processed one") from None
         return resize(self._original.image, self.size)
@@ -396,11 +398,19 @@ class DeflickerEngine:
         previous_number: int | None = None
         for frame in frames:
             source = self._original_at(frame.index)
+            if previous is None and self._passed is not None and self._passed.index == frame.index - 1:
+                # A resume starts after skipped frames: keep the original of the last one for restore().
+                self._before_first = resize(self._passed.image, self.size)
             pair = frame_pair(previous, source, self.config) if previous is not None else None
             yield PreparedFrame(frame, source, pair, previous_number)
             previous, previous_number = source, frame.number
 
     def restore(self, entries: list[HistoryEntry]) -> None:
+        """Continue after ``entries``, the last of them the frame just before the first prepared one.
+        Its ``source`` is set to the original frame there: an entry the resume re-read from an output
+        file carries the loop's input (here the processed frame, not the original the flow needs)."""
+        if entries and self._before_first is not None:
+            entries = [*entries[:-1], replace(entries[-1], source=self._before_first)]
         self.stage.restore(entries)
 
     def process(self, frame: Frame | PreparedFrame, progress: Callable[[Progress], None] | None = None,
