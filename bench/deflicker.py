@@ -122,7 +122,7 @@ def city(args, variants, network, style) -> list[dict]:
     from vidstyle.metrics import style_distance, warping_errors
 
     processed, sources = city_render(args, network, style)
-    base = StyleConfig.video().with_(device="cpu")
+    base = StyleConfig.deflicker().with_(device="cpu")
     input_warp = float(np.mean(warping_errors(processed, sources)[0]))
     input_gram = float(np.mean([style_distance(network, p, style) for p in processed]))
     rows = []
@@ -181,7 +181,7 @@ def arbitrary(args, variants, network, style) -> list[dict]:
 def synthetic(args, variants) -> list[dict]:
     clean = camera_move(args.synthetic_frames)
     processed = jitter(clean)
-    base = StyleConfig.video().with_(device="cpu")
+    base = StyleConfig.deflicker().with_(device="cpu")
     input_mae = 255 * float(np.mean([np.abs(p - c).mean() for p, c in zip(processed, clean)]))
     rows = []
     for variant in variants:
@@ -207,7 +207,7 @@ def speed(args, variants) -> list[dict]:
         input_mae = 255 * float(np.mean([np.abs(f.image - c).mean() for f, c in zip(VideoReader(processed), clean)]))
         for variant in variants:
             engine_args, config_args = split(variant)
-            config = dataclasses.replace(StyleConfig.video().with_(device="cpu", threads=args.threads), **config_args)
+            config = dataclasses.replace(StyleConfig.deflicker().with_(device="cpu", threads=args.threads), **config_args)
             request = DeflickerRequest(str(processed), str(original), str(Path(folder) / "out.mp4"), config=config,
                                        overwrite=True, settings=DeflickerSettings(**engine_args))
             wall, cpu = time.perf_counter(), time.process_time()

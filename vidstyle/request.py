@@ -79,7 +79,7 @@ class DeflickerRequest:
     original: str
     output: str
     settings: DeflickerSettings = field(default_factory=DeflickerSettings)
-    config: StyleConfig = field(default_factory=StyleConfig.video)
+    config: StyleConfig = field(default_factory=StyleConfig.deflicker)
     frames: str | None = None
     fps: Fraction | None = None
     start_number: int = 1

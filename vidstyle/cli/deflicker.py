@@ -52,7 +52,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video")
     parser.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
     options.add_config_options(parser, only=("flow", "flow_preset", "flow_scale", "still_threshold", "scene_cut_reliable", "threads", "codec", "crf", "pix_fmt", "encoder_preset"),
-                               defaults=StyleConfig.video())
+                               defaults=StyleConfig.deflicker())
     options.add_common(parser)
     parser.set_defaults(func=run)
     return parser
@@ -61,7 +61,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..pipeline import deflicker_video
 
-    config = options.config_from(args, StyleConfig.video(), long_term=options.long_term(args.long_term))
+    config = options.config_from(args, StyleConfig.deflicker(), long_term=options.long_term(args.long_term))
     request = DeflickerRequest(
         processed=args.processed, original=args.source, output=args.output, config=config,
         settings=DeflickerSettings(strength=args.strength, detail_sigma=args.detail_sigma, detail_strength=args.detail_strength,
