@@ -86,3 +86,24 @@ def test_existing_output_is_refused_without_overwrite(tmp_path, small_images, ca
 
 def test_sample_paths_exist():
     assert sample_path("tubingen.jpg").is_file()
+
+
+def test_a_size_whose_optimisation_cannot_fit_is_refused_before_any_work(tmp_path, small_images, capfd, monkeypatch):
+    """The memory check (optimize.memory_needed against what the device has free): one byte short
+    of the estimate at the working size is one line naming the size and the need, nothing written;
+    the estimate itself free is enough."""
+    import vidstyle.device
+    from vidstyle.config import StyleConfig
+    from vidstyle.optimize import memory_needed
+
+    content, style = small_images
+    out = tmp_path / "out.png"
+    need = memory_needed(32, 24, StyleConfig())
+    monkeypatch.setattr(vidstyle.device, "available_memory", lambda device: need - 1)
+    args = ["image", content, "-s", style, "-o", out, "--size", "32", "--iters", "2", "--device", "cpu"]
+    code, err = run_cli(capfd, *args)
+    assert code == 2 and err.count("\n") == 1 and "32x24 frame needs about" in err, err
+    assert not out.exists()
+    monkeypatch.setattr(vidstyle.device, "available_memory", lambda device: need)
+    code, err = run_cli(capfd, *args)
+    assert code == 0 and out.exists(), err
