@@ -119,7 +119,7 @@ class StyleConfig:
     temporal: bool = True
     flow: str = field(default="dis", metadata=_opt("optical flow method", choices=("dis", "farneback", "raft"), group="video"))
     flow_weights: str | None = field(default=None, metadata=_opt("torchvision RAFT weights file (needed for --flow raft)", group="video"))
-    flow_preset: str = field(default="medium", metadata=_opt("DIS flow preset: medium is tuned for sub-pixel accuracy, ultrafast for live preview", group="video", choices=FLOW_PRESETS))
+    flow_preset: str = field(default="medium", metadata=_opt("DIS flow preset: medium is tuned for sub-pixel accuracy, ultrafast for speed (live preview and deflicker default to it)", group="video", choices=FLOW_PRESETS))
     # Flow costs grow with the pixels and dominate the fast engines' frame time (deflicker at
     # 640x360: 114 ms a pair with DIS fast, 22 ms at half size); motion is smooth, so a coarser
     # estimate scaled up loses little (docs/BENCHMARKS.md, "Deflicker").

@@ -55,7 +55,7 @@ def check_resynthesis_memory(size: tuple[int, int], config: StyleConfig, setting
     from .device import resolve_device
     from .resynthesis import memory_needed
 
-    check_memory(size, config, resolve_device(config.device), memory_needed(*size),
+    check_memory(size, config, resolve_device(config.device), memory_needed(*size, config.style_layers),
                  advice="the deflicker's texture re-synthesis works at the frame's size: turn it off or give smaller frames")
 
 

@@ -42,15 +42,16 @@ LINE_SEARCHED = 10
 HISTORY = 10
 
 
-def memory_needed(width: int, height: int) -> int:
-    """Bytes one frame's re-synthesis needs at this size: VGG's activations to the deepest style
-    layer kept for the backward pass, L-BFGS's history (two image-sized vectors a remembered step)
-    and a few images (the variable, its gradient, the anchor, the line search's copies), times
-    ``MEASURED_OVER_COUNTED``."""
-    from .features import activation_bytes
+def memory_needed(width: int, height: int, layers: Sequence[str] = STYLE_LAYERS) -> int:
+    """Bytes one frame's re-synthesis needs at this size: VGG's activations to the deepest of
+    ``layers`` kept for the backward pass, L-BFGS's history (two image-sized vectors a remembered
+    step) and a few images (the variable, its gradient, the anchor, the line search's copies),
+    times ``MEASURED_OVER_COUNTED``."""
+    from .features import LAYER_ORDER, activation_bytes
 
     image = 3 * width * height * 4
-    counted = activation_bytes(width, height, deepest=STYLE_LAYERS[-1]) + 2 * HISTORY * image + 8 * image
+    deepest = max(layers, key=LAYER_ORDER.index)
+    counted = activation_bytes(width, height, deepest=deepest) + 2 * HISTORY * image + 8 * image
     return int(MEASURED_OVER_COUNTED * counted)
 
 
