@@ -159,6 +159,33 @@ def test_frame_counts_that_differ_are_refused_in_one_line(clips, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("kind", ["matroska", "still"])
+def test_lengths_the_header_does_not_give_are_counted_and_refused(clips, capsys, kind):
+    """A processed input whose container gives no frame count (Matroska; a still read as a video)
+    is counted by its packets before anything starts, so a length that differs from the source's is
+    still one line naming both counts, with nothing written (it used to run, and a still made a
+    one-frame video)."""
+    from vidstyle.io.image import write_image
+    from vidstyle.io.video import probe as probe_video
+
+    folder, original, _, _ = clips
+    frames = [f.image for f in VideoReader(original)]
+    if kind == "matroska":
+        processed = write_clip(folder / "five.mkv", frames[:5], audio=False)
+        assert probe_video(processed).frame_count is None  # what the test is about
+        count = 5
+    else:
+        processed = folder / "still.png"
+        write_image(processed, frames[0])
+        count = 1
+    out = folder / f"never_{kind}.mp4"
+    capsys.readouterr()
+    assert main(["deflicker", str(processed), "--source", str(original), "-o", str(out)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and f"has {count} frames" in error[0] and "has 8" in error[0], error
+    assert not out.exists()
+
+
 def test_flow_at_half_size_is_scaled_back_to_the_frame():
     """``--flow-scale 0.5``: flow estimated at half size comes back at full size with its vectors
     doubled. The window pans 4 px right, 2 down over the photo at scale 0.5: 2 and 1 px of the

@@ -103,6 +103,9 @@ BAD = {
     "negative resynthesis iterations": ["deflicker", "clip.mp4", "--source", "clip.mp4", "-o", "o.mp4", "--resynth-iters", "-1"],
     "--deflicker with --passes": ["stylize", "clip.mp4", "-s", "style.png", "-o", "o.mp4", "--deflicker", "--passes", "2"],
     "deflicker source missing": ["deflicker", "clip.mp4", "--source", "nope.mp4", "-o", "o.mp4"],
+    "deflicker re-synthesis weights missing": ["deflicker", "clip.mp4", "--source", "clip.mp4", "-o", "o.mp4", "--resynth-iters", "2", "--weights", "nope.pth"],
+    "deflicker re-synthesis on absent CUDA": ["deflicker", "clip.mp4", "--source", "clip.mp4", "-o", "o.mp4", "--resynth-iters", "2", "--device", "cuda:3"],
+    "deflicker still against a video": ["deflicker", "photo.png", "--source", "clip.mp4", "-o", "o.mp4"],
     "deflicker processed longer than the source": ["deflicker", "seq/shot.####.png", "--source", "short/s.####.png", "-o", "out/o.####.png"],
     "deflicker processed shorter than the source": ["deflicker", "short/s.####.png", "--source", "seq/shot.####.png", "-o", "out/o.####.png"],
 }

@@ -24,7 +24,7 @@ from .io.paths import check_output, same_file
 from .render import RenderProgress, RenderResult, render
 from .request import DeflickerRequest, StylizeRequest
 
-__all__ = ["ProgressFactory", "check_memory", "check_resynthesis_memory", "deflicker_video", "refuse_writing_over_input", "render_settings", "stylize_video"]
+__all__ = ["ProgressFactory", "check_memory", "check_resynthesis", "deflicker_video", "refuse_writing_over_input", "render_settings", "stylize_video"]
 
 # Makes the progress display of a render of ``total`` frames (None: unknown), closed at the end.
 ProgressFactory = Callable[[int | None], AbstractContextManager[RenderProgress]]
@@ -47,14 +47,17 @@ def check_memory(size: tuple[int, int], config: StyleConfig, device: Any, needed
         )
 
 
-def check_resynthesis_memory(size: tuple[int, int], config: StyleConfig, settings: DeflickerSettings | None) -> None:
-    """Refuse, before any work starts, a deflicker re-synthesis (``--resynth-iters``) whose VGG pass
-    cannot fit at the frame size; nothing to check when it is off."""
+def check_resynthesis(size: tuple[int, int], config: StyleConfig, settings: DeflickerSettings | None) -> None:
+    """Refuse, before any work starts, a deflicker re-synthesis (``--resynth-iters``) that could not
+    run: its VGG weights file missing, its device absent, or its VGG pass too big for the frame
+    size; nothing to check when it is off (the stage loads VGG only at its second frame)."""
     if settings is None or not settings.resynth_iters:
         return
     from .device import resolve_device
     from .resynthesis import memory_needed
 
+    if config.weights is not None and not os.path.isfile(config.weights):
+        raise UsageError(f"weights file not found: {config.weights}")
     check_memory(size, config, resolve_device(config.device), memory_needed(*size, config.style_layers),
                  advice="the deflicker's texture re-synthesis works at the frame's size: turn it off or give smaller frames")
 
@@ -168,7 +171,7 @@ def stylize_video(request: StylizeRequest, progress: ProgressFactory | None = No
         raise UsageError("--passes makes the optimiser's frames consistent itself: it takes no --deflicker")
     if request.deflicker is not None:
         request.deflicker.validate()
-        check_resynthesis_memory(size, config, request.deflicker)
+        check_resynthesis(size, config, request.deflicker)
     if request.model:
         check_model_request(request, size)
     elif config.engine == "optimizer":
@@ -274,13 +277,14 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
         check_output(request.output, [request.processed, request.original], request.overwrite)
     processed = open_source(request.processed, request.frames if is_pattern(request.processed) else None)
     original = open_source(request.original, request.frames if is_pattern(request.original) else None)
-    if processed.count is not None and original.count is not None and processed.count != original.count:
-        raise UsageError(f"{request.processed} has {processed.count} frames but {request.original} has {original.count}; "
+    processed_count, original_count = _frame_count(processed), _frame_count(original)
+    if processed_count is not None and original_count is not None and processed_count != original_count:
+        raise UsageError(f"{request.processed} has {processed_count} frames but {request.original} has {original_count}; "
                          "expected the same count")
     if request.fps is not None and not processed.is_sequence:
         raise UsageError("--fps sets the rate of a frame sequence; a video input keeps its own timing")
     size = (processed.width, processed.height)
-    check_resynthesis_memory(size, config, strengths)
+    check_resynthesis(size, config, strengths)
     resume = None
     if sequence_out:
         from .io.resume import open_resume
@@ -311,6 +315,16 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             return render(processed, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
     except KeyboardInterrupt as stop:
         raise interrupted(stop, sequence_out) from None
+
+
+def _frame_count(source: Source) -> int | None:
+    """Frames a source holds: its header's count, else its packets counted (a container without a
+    count, a still), so that inputs of different lengths are refused before anything is written."""
+    from .io.video import VideoReader, count_frames
+
+    if source.count is not None or not isinstance(source.reader, VideoReader):
+        return source.count
+    return count_frames(source.path)
 
 
 def _first_frame(pattern: str) -> str:

@@ -51,7 +51,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--frames", metavar="RANGE", help="frames of sequence inputs to process, e.g. 1001-1100")
     parser.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video")
     parser.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
-    options.add_config_options(parser, only=("flow", "flow_preset", "flow_scale", "still_threshold", "scene_cut_reliable", "threads", "codec", "crf", "pix_fmt", "encoder_preset"),
+    options.add_config_options(parser, only=("flow", "flow_preset", "flow_scale", "still_threshold", "scene_cut_reliable", "threads", "codec", "crf", "pix_fmt", "encoder_preset",
+                                     "device", "weights"),  # the last two: where and with what --resynth-iters runs VGG
                                defaults=StyleConfig.deflicker())
     options.add_common(parser)
     parser.set_defaults(func=run)

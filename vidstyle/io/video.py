@@ -36,6 +36,7 @@ __all__ = [
     "VideoReader",
     "VideoWriter",
     "apply_rotation",
+    "count_frames",
     "probe",
 ]
 
@@ -229,6 +230,21 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 # --------------------------------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------------------------------
+
+
+def count_frames(path: str | os.PathLike) -> int | None:
+    """Frames of the video stream counted by demuxing its packets (no decoding): for containers
+    whose header gives no count (Matroska, MPEG-TS, a still read as a one-frame video), where a
+    command has to know the length before it starts. One packet is one frame for the codecs
+    people deliver (H.264, HEVC, ProRes, MJPEG, VP9, AV1); None where the file cannot be read to
+    the end (the decoder will name the problem then)."""
+    p, container = _open_input(path)
+    try:
+        with container:
+            stream = _video_stream(container, p)
+            return sum(1 for packet in container.demux(stream) if packet.size)
+    except av.FFmpegError:
+        return None
 
 
 def _subsampled(fmt: av.VideoFormat) -> tuple[bool, bool]:
