@@ -311,7 +311,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
     try:
         if progress is None:
             return render(processed, engine, sink, resume=resume, start_number=request.start_number)
-        with progress(processed.count) as shown:
+        with progress(processed_count) as shown:  # counted where the header gives none
             return render(processed, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
     except KeyboardInterrupt as stop:
         raise interrupted(stop, sequence_out) from None
