@@ -465,3 +465,31 @@ def test_deflicker_sequences_keep_depth_alpha_range_and_resume(plates, tmp_path,
     for n in (1006, 1007):
         difference = np.abs(_raw(deleted / f"o.{n}.png").astype(float) - _raw(full / f"o.{n}.png")) / 65535
         assert difference.mean() < 0.2 / 255, (n, difference.mean() * 255)
+
+
+def test_exr_plates_keep_their_highlights(tmp_path, capsys):
+    """An EXR plate (scene-linear, a lamp at 12.0, light up to 4) goes through the colour pipeline as
+    stylize's does (held through the view, the change put back into the plate): the output keeps
+    the highlights (the plain path clipped every value at 1.0) and comes closer to the unjittered
+    plates than the jittered input is."""
+    from vidstyle.io.image import read_raw, srgb_to_linear, write_raw
+
+    photo = load_photo(sample_path("tubingen.jpg"))
+    frames = camera_move(photo, (64, 36), 6, shift_per_frame=(1.5, 0.5), scale=0.25)
+    rng = np.random.default_rng(0)
+    clean, jittered = [], []
+    for i, frame in enumerate(frames):
+        plate = srgb_to_linear(frame) * 4.0
+        plate[:6, :10] = 12.0
+        clean.append(plate.astype(np.float32))
+        jittered.append((plate * rng.uniform(0.85, 1.15, 3)).astype(np.float32))
+        write_raw(tmp_path / f"s.{1001 + i}.exr", clean[-1])
+        write_raw(tmp_path / f"p.{1001 + i}.exr", jittered[-1])
+    assert main(["deflicker", str(tmp_path / "p.####.exr"), "--source", str(tmp_path / "s.####.exr"), "-o", str(tmp_path / "o.####.exr")]) == 0
+    capsys.readouterr()
+    outputs = [np.asarray(read_raw(tmp_path / f"o.{1001 + i}.exr").values, dtype=np.float64) for i in range(6)]
+    for output in outputs:
+        assert output.shape == (36, 64, 3) and output[:6, :10].mean() > 10.0  # the lamp (12.0); clipped it was 1.0
+    after = np.mean([np.abs(o - c).mean() for o, c in zip(outputs[1:], clean[1:])])
+    before = np.mean([np.abs(j - c).mean() for j, c in zip(jittered[1:], clean[1:])])
+    assert after < 0.85 * before, (before, after)  # 0.121 -> 0.087 measured (0.72x)

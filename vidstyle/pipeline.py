@@ -275,8 +275,14 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
                 raise UsageError(f"output pattern {request.output} is an input pattern; choose another name")
     else:
         check_output(request.output, [request.processed, request.original], request.overwrite)
-    processed = open_source(request.processed, request.frames if is_pattern(request.processed) else None)
-    original = open_source(request.original, request.frames if is_pattern(request.original) else None)
+    from .io.colour import ColourOptions
+
+    # Colour-managed as stylize's input is (vidstyle.io.colour): an EXR is held through the view
+    # the network would see it through, and the sink puts the change back into the plate, so its
+    # highlights above 1.0 survive (the plain path would clip them at 1.0).
+    colour = ColourOptions.from_config(config)
+    processed = open_source(request.processed, request.frames if is_pattern(request.processed) else None, colour)
+    original = open_source(request.original, request.frames if is_pattern(request.original) else None, colour)
     processed_count, original_count = _frame_count(processed), _frame_count(original)
     if processed_count is not None and original_count is not None and processed_count != original_count:
         raise UsageError(f"{request.processed} has {processed_count} frames but {request.original} has {original_count}; "
@@ -294,12 +300,14 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             "processed": os.path.abspath(request.processed),
             "original": os.path.abspath(request.original),
             **strengths.record(),
-            "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "flow_scale", "long_term", "scene_cut_reliable", "still_threshold")},
+            "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "flow_scale", "long_term", "scene_cut_reliable", "still_threshold",
+                                                       "colorspace", "output_colorspace", "display", "view")},
+            "colour": _deflicker_colour_record(processed, request.output, config.output_colorspace),
             "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
         resume = open_resume(request.output, settings, request.overwrite, refuse=UsageError)
     sink = open_sink(request.output, processed, size, fps=request.fps, codec=config.codec, crf=config.crf, pix_fmt=config.pix_fmt,
-                     preset=config.encoder_preset)
+                     preset=config.encoder_preset, output_colorspace=config.output_colorspace)
     try:
         refuse_writing_over_input(processed, sink)
         refuse_writing_over_input(original, sink)
@@ -315,6 +323,16 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             return render(processed, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
     except KeyboardInterrupt as stop:
         raise interrupted(stop, sequence_out) from None
+
+
+def _deflicker_colour_record(processed: Source, output: str, output_colorspace: str | None) -> dict[str, Any] | None:
+    """The resolved colour pipeline of a deflicker sequence render (None: not colour-managed), as
+    :func:`colour_record` gives stylize's: a rerun under another $OCIO is refused, not mixed."""
+    from .io.sequence import SequenceReader, SequenceWriter
+
+    if processed.colour is None or not isinstance(processed.reader, SequenceReader):
+        return None
+    return processed.colour.for_output(output_colorspace, SequenceWriter(output, fmt=processed.reader.format).format).record()
 
 
 def _frame_count(source: Source) -> int | None:

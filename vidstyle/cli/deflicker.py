@@ -52,7 +52,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--fps", metavar="RATE", help="frame rate when a sequence becomes a video")
     parser.add_argument("--start-number", type=int, default=1, metavar="N", help="number of the first frame when a video becomes a sequence (default: 1)")
     options.add_config_options(parser, only=("flow", "flow_preset", "flow_scale", "still_threshold", "scene_cut_reliable", "threads", "codec", "crf", "pix_fmt", "encoder_preset",
-                                     "device", "weights"),  # the last two: where and with what --resynth-iters runs VGG
+                                     "device", "weights",  # where and with what --resynth-iters runs VGG
+                                     "colorspace", "output_colorspace", "display", "view"),
                                defaults=StyleConfig.deflicker())
     options.add_common(parser)
     parser.set_defaults(func=run)
