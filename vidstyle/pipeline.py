@@ -101,21 +101,23 @@ def render_settings(request: StylizeRequest, size: tuple[int, int], source: Sour
         "deflicker": request.deflicker.record() if request.deflicker is not None else None,
         "size": list(size),
         "config": {k: v for k, v in dataclasses.asdict(request.config).items() if k not in EXECUTION_FIELDS},
-        "colour": colour_record(request, source),
+        "colour": colour_record(request.output, request.config.output_colorspace, source),
         "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
     }
 
 
-def colour_record(request: StylizeRequest, source: Source | None) -> dict[str, Any] | None:
-    """The resolved colour pipeline a sequence render records (None: not colour-managed)."""
+def colour_record(output: str, output_colorspace: str | None, source: Source | None) -> dict[str, Any] | None:
+    """The resolved colour pipeline a sequence render (stylize's, deflicker's) records: the
+    source's, with the output side as the sink will choose it for ``output`` (None: not
+    colour-managed)."""
     from .io.sequence import SequenceReader, SequenceWriter
 
     if source is None or source.colour is None or not isinstance(source.reader, SequenceReader):
         return None
-    output = source.colour
-    if is_pattern(request.output):  # the output side as the sink will choose it (open_sink)
-        output = source.colour.for_output(request.config.output_colorspace, SequenceWriter(request.output, fmt=source.reader.format).format)
-    return output.record()
+    resolved = source.colour
+    if is_pattern(output):  # the output side as the sink will choose it (open_sink)
+        resolved = source.colour.for_output(output_colorspace, SequenceWriter(output, fmt=source.reader.format).format)
+    return resolved.record()
 
 
 def _check_paths(request: StylizeRequest) -> bool:
@@ -302,7 +304,7 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             **strengths.record(),
             "config": {k: getattr(config, k) for k in ("flow", "flow_preset", "flow_scale", "long_term", "scene_cut_reliable", "still_threshold",
                                                        "colorspace", "output_colorspace", "display", "view")},
-            "colour": _deflicker_colour_record(processed, request.output, config.output_colorspace),
+            "colour": colour_record(request.output, config.output_colorspace, processed),
             "versions": {"vidstyle": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
         resume = open_resume(request.output, settings, request.overwrite, refuse=UsageError)
@@ -323,16 +325,6 @@ def deflicker_video(request: DeflickerRequest, progress: ProgressFactory | None 
             return render(processed, engine, sink, resume=resume, start_number=request.start_number, progress=shown)
     except KeyboardInterrupt as stop:
         raise interrupted(stop, sequence_out) from None
-
-
-def _deflicker_colour_record(processed: Source, output: str, output_colorspace: str | None) -> dict[str, Any] | None:
-    """The resolved colour pipeline of a deflicker sequence render (None: not colour-managed), as
-    :func:`colour_record` gives stylize's: a rerun under another $OCIO is refused, not mixed."""
-    from .io.sequence import SequenceReader, SequenceWriter
-
-    if processed.colour is None or not isinstance(processed.reader, SequenceReader):
-        return None
-    return processed.colour.for_output(output_colorspace, SequenceWriter(output, fmt=processed.reader.format).format).record()
 
 
 def _frame_count(source: Source) -> int | None:
